@@ -1,0 +1,73 @@
+# StoreEdge — two commands for people, a few more for engineers.
+#   make demo   set up what is missing, then run the daemon on its embedded demo store
+#   make test   set up what is missing, then run every test (what .ci/run calls)
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+STAMP  := $(VENV)/.storeedge-installed
+PIP_FLAGS := --disable-pip-version-check --no-input -q
+
+# Debian packages: zbar for pyzbar, headers for evdev's C extension, Chromium for the browser tests.
+SYS_PKGS := libzbar0 gcc python3-dev linux-libc-dev chromium
+SYS_CHECK := /usr/lib/x86_64-linux-gnu/libzbar.so.0 /usr/include/linux/input.h /usr/bin/chromium
+
+.PHONY: demo test setup system venv lint typecheck bench clean distclean
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make demo   - set up and run the daemon on the embedded demo store (Ctrl-C stops it)"
+	@echo "make test   - set up and run the whole test suite"
+	@echo "make lint   - ruff and mypy (strict)"
+	@echo "make bench  - run the benchmarks"
+
+demo: setup
+	$(VENV)/bin/storeedge demo
+
+test: setup
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+setup: system $(STAMP)
+
+# System packages need root: install them when we are root and they are missing, otherwise
+# say exactly what to run and stop.
+system:
+	@missing=""; \
+	for f in $(SYS_CHECK); do [ -e "$$f" ] || missing="yes"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo ">> installing system packages: $(SYS_PKGS)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYS_PKGS) >/dev/null || exit 1; \
+	  else \
+	    echo "Missing system packages. Run as root:"; \
+	    echo "  sudo apt-get install -y --no-install-recommends $(SYS_PKGS)"; \
+	    exit 1; \
+	  fi; \
+	fi
+
+# The venv is rebuilt only when what it was built from changes. face_recognition goes on top
+# of dlib-bin with --no-deps: letting pip resolve it compiles dlib from source for minutes.
+# setuptools<81 keeps pkg_resources, without which face_recognition calls exit(0) on import.
+$(STAMP): setup.cfg constraints.txt pyproject.toml
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PIP) install $(PIP_FLAGS) -c constraints.txt --upgrade pip 'setuptools<81' wheel
+	$(PIP) install $(PIP_FLAGS) -c constraints.txt dlib-bin Click
+	$(PIP) install $(PIP_FLAGS) -c constraints.txt --no-deps face_recognition face_recognition_models
+	$(PIP) install $(PIP_FLAGS) -c constraints.txt -e '.[test]'
+	@touch $@
+
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+
+bench: setup
+	$(PY) -m benchmarks.sale_commit
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+
+distclean: clean
+	rm -rf $(VENV)

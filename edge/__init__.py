@@ -1,0 +1,3 @@
+"""StoreEdge: the in-store edge daemon."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,42 @@
+"""The daemon's exceptions: one base, retryable failures as their own classes."""
+
+from __future__ import annotations
+
+
+class EdgeError(Exception):
+    """Base of every StoreEdge error."""
+
+
+class ConfigError(EdgeError):
+    """The config is wrong; names the file and the key."""
+
+    def __init__(self, key: str, message: str, file: str | None = None) -> None:
+        self.key, self.message, self.file = key, message, file
+        super().__init__(self._text())
+
+    def _text(self) -> str:
+        where = f"{self.file}: " if self.file else ""
+        return f"{where}{self.key}: {self.message}"
+
+    def in_file(self, file: str) -> ConfigError:
+        return ConfigError(self.key, self.message, file)
+
+
+class StoreError(EdgeError):
+    """The local database cannot do what was asked."""
+
+
+class StoreUnavailable(StoreError):
+    """Retryable: the database is locked, or the disk is full right now."""
+
+
+class SafeModeError(StoreError):
+    """The database failed its integrity check; sales are refused until it is repaired."""
+
+
+class SaleRefused(EdgeError):
+    """A sale could not be committed; the cart is intact and the shopper can try again."""
+
+
+class LaneError(EdgeError):
+    """An action does not fit the lane's current state (shown to the user, not a crash)."""
