@@ -58,10 +58,16 @@ class WeighedItemScan:
 
 @dataclass(frozen=True, slots=True)
 class ProductScan:
-    """A product GTIN with a valid check digit, normalised to 14 digits."""
+    """A product GTIN with a valid check digit, normalised to 14 digits.
+
+    A GS1 element string (GS1-128, DataBar, GS1 QR) may also carry a net weight (AI 310n) or an
+    amount payable (AI 392n); those arrive here in grams and fen.
+    """
 
     text: str
     gtin: str
+    weight_g: int | None = None
+    price_fen: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
