@@ -1,0 +1,260 @@
+"""EdgeApp: owns every service and task; starts them in order and stops them in reverse."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+from aiohttp import web
+
+from drivers.base import DeviceStatus, Driver, ScanData, ScanRejected, StatusChanged
+from drivers.registry import DRIVERS
+
+from .catalog import Catalog
+from .config import Config
+from .errors import SafeModeError
+from .lane import LaneEvent, LaneSession
+from .sales import OutboxIdentity
+from .scan_router import RejectedScan, route
+from .seed import seed_demo
+from .store import Store
+from .systemd import Notifier
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class EdgeApp:
+    """The daemon: one object holding the store, the lanes, the devices and the web server."""
+
+    def __init__(self, config: Config, *, notifier: Notifier | None = None) -> None:
+        self.config = config
+        self.notifier = notifier or Notifier()
+        self.store = Store(config.paths.database,
+                           busy_timeout_ms=config.database.busy_timeout_ms)
+        self.catalog = Catalog(self.store)
+        identity = OutboxIdentity(config.store.id, config.store.device_id)
+        self.lanes = {
+            lane.id: LaneSession(lane.id, self.store, self.catalog, identity,
+                                 fen_per_point=config.loyalty.fen_per_point)
+            for lane in config.lanes
+        }
+        self.devices: dict[str, Driver] = {}
+        self.device_errors: dict[str, str] = {}
+        self.http_url: str | None = None
+        self.started_at: float | None = None
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._stack = AsyncExitStack()
+        self._stopped = asyncio.Event()
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start everything in order; on failure, stop what started and re-raise."""
+        try:
+            await self._stack.enter_async_context(self._store_ctx())
+            await self._stack.enter_async_context(self._lanes_ctx())
+            await self._stack.enter_async_context(self._devices_ctx())
+            await self._stack.enter_async_context(self._web_ctx())
+            await self._stack.enter_async_context(self._watchdog_ctx())
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        self.started_at = time.time()
+        status = "SAFE MODE: " + (self.store.safe_mode_reason or "") if self.store.safe_mode \
+            else f"serving on {self.http_url}"
+        self.notifier.ready(status)
+        _LOGGER.info("StoreEdge %s ready: %s", self.config.store.id, status)
+
+    async def stop(self) -> None:
+        self.notifier.stopping()
+        await self._stack.aclose()
+        self._stopped.set()
+
+    async def run_until_signalled(self) -> None:
+        """Run until SIGTERM or SIGINT, then stop gracefully."""
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await self.start()
+            await stop.wait()
+            _LOGGER.info("Stopping on signal")
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+            await self.stop()
+
+    # -- the parts, each a context that undoes exactly what it did -----------------------
+
+    @asynccontextmanager
+    async def _store_ctx(self) -> AsyncIterator[None]:
+        await self.store.open()
+        try:
+            if self.config.demo.seed and not self.store.safe_mode:
+                if await self.store.write(seed_demo):
+                    _LOGGER.info("Seeded the demo store into %s", self.config.paths.database)
+            yield
+        finally:
+            await self.store.close()
+
+    @asynccontextmanager
+    async def _lanes_ctx(self) -> AsyncIterator[None]:
+        if not self.store.safe_mode:
+            for lane in self.lanes.values():
+                await lane.restore()
+        yield
+
+    @asynccontextmanager
+    async def _devices_ctx(self) -> AsyncIterator[None]:
+        try:
+            for device_config in self.config.devices:
+                driver = DRIVERS[device_config.driver](device_config)
+                try:
+                    await driver.start()
+                except Exception as err:  # one broken device never stops the others
+                    self.device_errors[device_config.id] = str(err) or type(err).__name__
+                    _LOGGER.error("Device %s did not start: %s", device_config.id, err)
+                    continue
+                self.devices[device_config.id] = driver
+                self._spawn(f"device:{device_config.id}", lambda d=driver: self._pump(d))
+            yield
+        finally:
+            await self._cancel_tasks("device:")
+            for driver in reversed(list(self.devices.values())):
+                try:
+                    await driver.stop()
+                except Exception:
+                    _LOGGER.exception("Device %s did not stop cleanly", driver.device_id)
+            self.devices.clear()
+
+    @asynccontextmanager
+    async def _web_ctx(self) -> AsyncIterator[None]:
+        from kiosk_ui.web import create_web_app  # noqa: PLC0415 - the UI is optional to import
+
+        runner = web.AppRunner(create_web_app(self), access_log=None)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, self.config.http.host, self.config.http.port)
+            await site.start()
+            server = site._server
+            sockets = getattr(server, "sockets", None) or []
+            port = sockets[0].getsockname()[1] if sockets else self.config.http.port
+            host = self.config.http.host
+            host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+            self.http_url = f"http://{host}:{port}"
+            # Tools (`storeedge scan`, tests) find a daemon that bound port 0 through this file.
+            url_file = self.config.paths.run_dir / "http-url"
+            url_file.parent.mkdir(parents=True, exist_ok=True)
+            url_file.write_text(self.http_url + "\n", "utf-8")
+            yield
+        finally:
+            (self.config.paths.run_dir / "http-url").unlink(missing_ok=True)
+            await runner.cleanup()
+
+    @asynccontextmanager
+    async def _watchdog_ctx(self) -> AsyncIterator[None]:
+        interval = self.notifier.watchdog_interval
+        if interval:
+            self._spawn("watchdog", lambda: self._watchdog(interval))
+        try:
+            yield
+        finally:
+            await self._cancel_tasks("watchdog")
+
+    # -- tasks --------------------------------------------------------------------------
+
+    def _spawn(self, name: str, factory: Callable[[], Awaitable[None]]) -> None:
+        """Run ``factory()`` as an owned task, restarted with backoff if it dies."""
+        self._tasks[name] = asyncio.create_task(self._supervise(name, factory), name=name)
+
+    async def _supervise(self, name: str, factory: Callable[[], Awaitable[None]]) -> None:
+        delay = 0.5
+        while True:
+            started = time.monotonic()
+            try:
+                await factory()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                _LOGGER.exception("Task %s died; restarting in %.1fs", name, delay)
+            if time.monotonic() - started > 60:
+                delay = 0.5
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+    async def _cancel_tasks(self, prefix: str) -> None:
+        tasks = [t for name, t in self._tasks.items() if name.startswith(prefix)]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for name in [n for n in self._tasks if n.startswith(prefix)]:
+            del self._tasks[name]
+
+    async def _pump(self, driver: Driver) -> None:
+        """Route every event of one device to its lane."""
+        lane = self.lanes.get(driver.config.lane or "")
+        async for event in driver.events():
+            if isinstance(event, StatusChanged):
+                continue
+            if lane is None:
+                _LOGGER.warning("Device %s has no lane; scan ignored", driver.device_id)
+                continue
+            if isinstance(event, ScanData):
+                await self.handle_scan(lane, event.text, event.symbology, event.event_id)
+            elif isinstance(event, ScanRejected):
+                await lane.handle_scan(RejectedScan("", event.reason), event.event_id)
+
+    async def handle_scan(
+        self, lane: LaneSession, text: str, symbology: str | None, scan_id: str | None
+    ) -> LaneEvent:
+        """Route one scanned string and apply it to ``lane``."""
+        if self.store.safe_mode:
+            event = LaneEvent("safe_mode", f"safe mode: {self.store.safe_mode_reason}",
+                              ok=False, scan_id=scan_id)
+            lane.last_event = event
+            return event
+        return await lane.handle_scan(route(text, self.config.scan, symbology), scan_id)
+
+    async def _watchdog(self, interval: float) -> None:
+        while True:
+            self.notifier.watchdog()
+            await asyncio.sleep(interval)
+
+    # -- views for the console and the CLI ---------------------------------------------
+
+    def device_statuses(self) -> list[DeviceStatus]:
+        return [driver.status for driver in self.devices.values()]
+
+    async def status(self) -> dict[str, Any]:
+        counts: dict[str, Any] = {}
+        if not self.store.safe_mode:
+            with contextlib.suppress(Exception):
+                counts = await self.catalog.counts()
+        return {
+            "store": {"id": self.config.store.id, "name": self.config.store.name,
+                      "device_id": self.config.store.device_id},
+            "safe_mode": self.store.safe_mode,
+            "safe_mode_reason": self.store.safe_mode_reason,
+            "database": str(self.config.paths.database),
+            "catalog": counts,
+            "lanes": [{"id": lc.id, "kind": lc.kind, "name": lc.name,
+                       "items": len(self.lanes[lc.id].cart.lines),
+                       "total_fen": self.lanes[lc.id].priced.total_fen}
+                      for lc in self.config.lanes],
+            "devices": [s.as_dict() for s in self.device_statuses()]
+            + [{"device_id": d, "state": "error", "reason": r}
+               for d, r in self.device_errors.items() if d not in self.devices],
+            "started_at": self.started_at,
+        }
+
+    def require_writable(self) -> None:
+        if self.store.safe_mode:
+            raise SafeModeError(f"safe mode: {self.store.safe_mode_reason}")

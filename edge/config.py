@@ -1,0 +1,255 @@
+"""Load the TOML config once into frozen dataclasses; every error names the file and the key."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+from drivers.base import DeviceConfig, DeviceConfigError
+from drivers.registry import DRIVERS
+
+from .errors import ConfigError
+from .scan_router import ScanRules
+
+EMBEDDED = "<embedded default>"
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class StoreConfig:
+    id: str
+    name: str
+    device_id: str
+    timezone: str
+
+
+@dataclass(frozen=True, slots=True)
+class PathsConfig:
+    state_dir: Path
+    database: Path
+    run_dir: Path
+    log_dir: Path
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseConfig:
+    busy_timeout_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class HttpConfig:
+    host: str
+    port: int
+
+
+@dataclass(frozen=True, slots=True)
+class LaneConfig:
+    id: str
+    kind: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class LoyaltyConfig:
+    fen_per_point: int
+
+
+@dataclass(frozen=True, slots=True)
+class DemoConfig:
+    seed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    source: str
+    store: StoreConfig
+    paths: PathsConfig
+    database: DatabaseConfig
+    http: HttpConfig
+    scan: ScanRules
+    loyalty: LoyaltyConfig
+    lanes: tuple[LaneConfig, ...]
+    devices: tuple[DeviceConfig, ...]
+    demo: DemoConfig
+
+    def lane(self, lane_id: str) -> LaneConfig | None:
+        return next((lane for lane in self.lanes if lane.id == lane_id), None)
+
+
+def default_config_text() -> str:
+    """Return the commented default config that ``storeedge init`` writes."""
+    return resources.files("edge").joinpath("default_config.toml").read_text("utf-8")
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Load ``path``, or the embedded default when ``path`` is None."""
+    if path is None:
+        text, source, base = default_config_text(), EMBEDDED, Path.cwd()
+    else:
+        try:
+            text = path.read_text("utf-8")
+        except OSError as err:
+            raise ConfigError("-", f"cannot read: {err.strerror}", str(path)) from err
+        except UnicodeDecodeError as err:
+            raise ConfigError("-", "not UTF-8 text", str(path)) from err
+        source, base = str(path), path.resolve().parent
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError("-", f"not valid TOML: {err}", source) from err
+    try:
+        return _build(data, source, base)
+    except ConfigError as err:
+        raise err.in_file(source) from None
+
+
+def _build(data: Mapping[str, Any], source: str, base: Path) -> Config:
+    _only(data, "", {"store", "paths", "database", "http", "scan", "loyalty", "lanes", "devices",
+                     "demo"})
+    store = _table(data, "store")
+    _only(store, "store", {"id", "name", "device_id", "timezone"})
+    paths = _table(data, "paths")
+    _only(paths, "paths", {"state_dir", "database", "run_dir", "log_dir"})
+    state_dir = base / _get(paths, "paths", "state_dir", str, "var")
+    database = _table(data, "database")
+    _only(database, "database", {"busy_timeout_ms"})
+    http = _table(data, "http")
+    _only(http, "http", {"host", "port"})
+    loyalty = _table(data, "loyalty")
+    _only(loyalty, "loyalty", {"fen_per_point"})
+    demo = _table(data, "demo")
+    _only(demo, "demo", {"seed"})
+
+    port = _get(http, "http", "port", int, 8080)
+    if not 0 <= port <= 65535:
+        raise ConfigError("http.port", f"{port} is not a TCP port (0-65535)")
+    busy = _get(database, "database", "busy_timeout_ms", int, 2000)
+    if busy < 0:
+        raise ConfigError("database.busy_timeout_ms", "must not be negative")
+    fen_per_point = _get(loyalty, "loyalty", "fen_per_point", int, 100)
+    if fen_per_point <= 0:
+        raise ConfigError("loyalty.fen_per_point", "must be a positive number of fen")
+    scan = ScanRules.from_mapping(_table(data, "scan"))
+    lanes = _lanes(data.get("lanes", []))
+    run_dir = state_dir / _get(paths, "paths", "run_dir", str, "run")
+    devices = _devices(data.get("devices", []), {lane.id for lane in lanes}, state_dir, run_dir)
+    return Config(
+        source=source,
+        store=StoreConfig(
+            id=_ident(store, "store", "id", "S001"),
+            name=_get(store, "store", "name", str, "StoreEdge"),
+            device_id=_ident(store, "store", "device_id", "edge-01"),
+            timezone=_get(store, "store", "timezone", str, "Asia/Shanghai"),
+        ),
+        paths=PathsConfig(
+            state_dir=state_dir,
+            database=state_dir / _get(paths, "paths", "database", str, "storeedge.db"),
+            run_dir=run_dir,
+            log_dir=state_dir / _get(paths, "paths", "log_dir", str, "log"),
+        ),
+        database=DatabaseConfig(busy_timeout_ms=busy),
+        http=HttpConfig(host=_get(http, "http", "host", str, "127.0.0.1"), port=port),
+        scan=scan,
+        loyalty=LoyaltyConfig(fen_per_point=fen_per_point),
+        lanes=lanes,
+        devices=devices,
+        demo=DemoConfig(seed=_get(demo, "demo", "seed", bool, False)),
+    )
+
+
+def _lanes(raw: Any) -> tuple[LaneConfig, ...]:
+    if not isinstance(raw, list):
+        raise ConfigError("lanes", "must be an array of tables ([[lanes]])")
+    lanes: list[LaneConfig] = []
+    for i, item in enumerate(raw):
+        where = f"lanes[{i}]"
+        if not isinstance(item, dict):
+            raise ConfigError(where, "must be a table")
+        _only(item, where, {"id", "kind", "name"})
+        lane_id = _ident(item, where, "id", None)
+        kind = _get(item, where, "kind", str, "kiosk")
+        if kind not in ("kiosk", "staffed"):
+            raise ConfigError(f"{where}.kind", f"{kind!r} is not one of 'kiosk', 'staffed'")
+        if any(lane.id == lane_id for lane in lanes):
+            raise ConfigError(f"{where}.id", f"lane {lane_id!r} is declared twice")
+        lanes.append(LaneConfig(lane_id, kind, _get(item, where, "name", str, f"Lane {lane_id}")))
+    return tuple(lanes)
+
+
+def _devices(
+    raw: Any, lane_ids: set[str], state_dir: Path, run_dir: Path
+) -> tuple[DeviceConfig, ...]:
+    if not isinstance(raw, list):
+        raise ConfigError("devices", "must be an array of tables ([[devices]])")
+    devices: list[DeviceConfig] = []
+    for i, item in enumerate(raw):
+        where = f"devices[{i}]"
+        if not isinstance(item, dict):
+            raise ConfigError(where, "must be a table")
+        _only(item, where, {"id", "driver", "lane", "options"})
+        device_id = _ident(item, where, "id", None)
+        driver = _get(item, where, "driver", str, "")
+        if driver not in DRIVERS:
+            raise ConfigError(
+                f"{where}.driver", f"unknown driver {driver!r}; known: {', '.join(sorted(DRIVERS))}"
+            )
+        lane = item.get("lane")
+        if lane is not None and (not isinstance(lane, str) or lane not in lane_ids):
+            raise ConfigError(f"{where}.lane", f"{lane!r} is not a lane declared in [[lanes]]")
+        options = item.get("options", {})
+        if not isinstance(options, dict):
+            raise ConfigError(f"{where}.options", "must be a table")
+        options = {
+            k: v.replace("{state_dir}", str(state_dir)).replace("{run_dir}", str(run_dir))
+            if isinstance(v, str)
+            else v
+            for k, v in options.items()
+        }
+        try:
+            DRIVERS[driver].parse_options(options)
+        except DeviceConfigError as err:
+            raise ConfigError(f"{where}.options.{err.key}", err.message) from None
+        if any(d.id == device_id for d in devices):
+            raise ConfigError(f"{where}.id", f"device {device_id!r} is declared twice")
+        devices.append(DeviceConfig(device_id, driver, lane, options))
+    return tuple(devices)
+
+
+def _table(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(key, "must be a table")
+    return value
+
+
+def _only(table: Mapping[str, Any], where: str, allowed: set[str]) -> None:
+    for key in table:
+        if key not in allowed:
+            name = f"{where}.{key}" if where else key
+            raise ConfigError(name, f"unknown key (expected one of: {', '.join(sorted(allowed))})")
+
+
+def _get(table: Mapping[str, Any], where: str, key: str, kind: type[_T], default: _T) -> _T:
+    value = table.get(key, default)
+    # bool is an int in Python; a port of `true` is a mistake, not 1.
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"{where}.{key}", f"must be {kind.__name__}, got {value!r}")
+    return value
+
+
+def _ident(table: Mapping[str, Any], where: str, key: str, default: str | None) -> str:
+    value = table.get(key, default)
+    if value is None:
+        raise ConfigError(f"{where}.{key}", "is required")
+    if (
+        not isinstance(value, str)
+        or not 0 < len(value) <= 32
+        or not all(c.isalnum() or c in "-_" for c in value)
+        or not value.isascii()
+    ):
+        raise ConfigError(f"{where}.{key}", f"{value!r} must be 1-32 letters, digits, - or _")
+    return value

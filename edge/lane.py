@@ -1,0 +1,372 @@
+"""A lane session: the one open cart of a lane and what scans and tenders do to it.
+
+Every change is written to the store before it is shown: when the write fails, the shopper
+sees an error and the cart stays as it was, on screen and on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .cart import Cart, CartLine, new_id, utc_now
+from .catalog import Catalog, Member
+from .errors import LaneError, SaleRefused, StoreError
+from .pricing import PricedCart, price_cart
+from .sales import CompletedSale, OutboxIdentity, Tender, append_outbox, plan_sale, write_sale
+from .scan_router import (
+    BadgeScan,
+    CouponCodeScan,
+    ExitTokenScan,
+    GuideCodeScan,
+    MemberCodeScan,
+    PaymentCodeScan,
+    ProductScan,
+    RejectedScan,
+    RoutedScan,
+    UnknownScan,
+    WeighedItemScan,
+)
+from .store import Store
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class LaneEvent:
+    """What a scan or an action did, for the screen and the log.
+
+    ``code`` is stable for the UI to translate; ``message`` is the English log text.
+    """
+
+    code: str
+    message: str
+    ok: bool = True
+    scan_id: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    at: str = field(default_factory=utc_now)
+
+
+def mask(code: str) -> str:
+    """Hide most of a payment or member code for logs and screens."""
+    return code if len(code) <= 6 else f"{code[:2]}{'*' * (len(code) - 6)}{code[-4:]}"
+
+
+def _save_cart(conn: sqlite3.Connection, cart: Cart) -> None:
+    conn.execute(
+        "INSERT INTO open_carts (lane, cart_id, state, updated_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (lane) DO UPDATE SET cart_id = excluded.cart_id,"
+        " state = excluded.state, updated_at = excluded.updated_at",
+        (cart.lane, cart.cart_id, cart.to_json(), utc_now()),
+    )
+
+
+class LaneSession:
+    """Owns one lane's open cart; all changes go through its lock, one at a time."""
+
+    def __init__(
+        self,
+        lane_id: str,
+        store: Store,
+        catalog: Catalog,
+        identity: OutboxIdentity,
+        *,
+        fen_per_point: int = 100,
+    ) -> None:
+        self.lane_id = lane_id
+        self._store = store
+        self._catalog = catalog
+        self._identity = identity
+        self._fen_per_point = fen_per_point
+        self._lock = asyncio.Lock()
+        self.cart = Cart.open(lane_id)
+        self.priced = PricedCart((), (), 0, 0, 0)
+        self.last_event: LaneEvent | None = None
+        self.last_sale: CompletedSale | None = None
+        self._listeners: set[asyncio.Queue[dict[str, Any]]] = set()
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def restore(self) -> None:
+        """Load the lane's open cart as it was before a restart."""
+        row = await self._store.fetchone("SELECT state FROM open_carts WHERE lane = ?",
+                                         (self.lane_id,))
+        if row is None:
+            return
+        try:
+            self.cart = Cart.from_json(row["state"])
+        except (ValueError, TypeError, KeyError) as err:
+            _LOGGER.error("Lane %s: saved cart unreadable (%s); starting empty", self.lane_id, err)
+            return
+        if await self._store.fetchone("SELECT 1 FROM sales WHERE id = ?", (self.cart.sale_id,)):
+            # The sale committed; its cart row is removed in the same transaction, so this
+            # only happens with a cart file from before that rule. Start afresh.
+            self.cart = Cart.open(self.lane_id)
+            return
+        await self._reprice()
+        if not self.cart.empty:
+            _LOGGER.info("Lane %s: restored open cart with %d lines, total %d fen",
+                         self.lane_id, len(self.cart.lines), self.priced.total_fen)
+
+    def subscribe(self) -> asyncio.Queue[dict[str, Any]]:
+        """Return a queue that receives a snapshot after every change."""
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=16)
+        self._listeners.add(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
+        self._listeners.discard(queue)
+
+    # -- scans --------------------------------------------------------------------------
+
+    async def handle_scan(self, scan: RoutedScan, scan_id: str | None = None) -> LaneEvent:
+        """Apply one routed scan to the cart and return what happened."""
+        async with self._lock:
+            try:
+                event = await self._dispatch(scan)
+            except StoreError as err:
+                event = LaneEvent("store_error", str(err), ok=False)
+            except LaneError as err:
+                event = LaneEvent("refused", str(err), ok=False)
+            event = LaneEvent(event.code, event.message, event.ok, scan_id, event.data, event.at)
+            self._publish(event)
+            return event
+
+    async def _dispatch(self, scan: RoutedScan) -> LaneEvent:
+        match scan:
+            case ProductScan(gtin=gtin, weight_g=weight, price_fen=price):
+                product = await self._catalog.product_by_gtin(gtin)
+                if product is None:
+                    return LaneEvent("item_not_found", f"no product with code {gtin}", False,
+                                     data={"code": scan.text})
+                if product.sold_by_weight and weight is None and price is None:
+                    return LaneEvent("needs_weight", f"{product.name} is sold by weight: "
+                                     "use the scale label", False, data={"code": scan.text})
+                return await self._add(product, scan.text, weight, price)
+            case WeighedItemScan(item_code=item, weight_g=weight, price_fen=price):
+                product = await self._catalog.product_by_item_code(item)
+                if product is None:
+                    return LaneEvent("item_not_found", f"no weighed item {item}", False,
+                                     data={"code": scan.text})
+                return await self._add(product, scan.text, weight, price)
+            case MemberCodeScan(code=code):
+                member = await self._catalog.member_by_code(code)
+                if member is None:
+                    return LaneEvent("member_not_found", "member code not recognised", False)
+                return await self.set_member(member, locked=True)
+            case PaymentCodeScan(provider=provider, code=code):
+                if self.cart.empty:
+                    return LaneEvent("payment_cart_empty", "scan items before paying", False,
+                                     data={"provider": provider})
+                _LOGGER.info("Lane %s: %s payment code %s", self.lane_id, provider, mask(code))
+                return LaneEvent("payment_unavailable", f"{provider} payment is not enabled "
+                                 "at this lane", False, data={"provider": provider})
+            case CouponCodeScan() | GuideCodeScan() | BadgeScan() | ExitTokenScan():
+                kind = type(scan).__name__.removesuffix("Scan").lower()
+                return LaneEvent("not_supported", f"{kind} codes are not handled at this lane",
+                                 False, data={"kind": kind})
+            case UnknownScan(text=text):
+                return LaneEvent("item_not_found", "code not recognised", False,
+                                 data={"code": text})
+            case RejectedScan(reason=reason):
+                return LaneEvent("scan_rejected", reason, False)
+        raise AssertionError(f"unhandled scan {scan!r}")
+
+    async def _add(
+        self, product: Any, code: str, weight_g: int | None, price_fen: int | None
+    ) -> LaneEvent:
+        cart, line = self.cart.with_product(product, code, weight_g=weight_g,
+                                            label_amount_fen=price_fen)
+        await self._commit(cart)
+        return LaneEvent("item_added", f"added {product.name}", data={
+            "line_id": line.line_id, "name": product.name, "qty": line.qty,
+            "age_restricted": product.age_restricted,
+        })
+
+    # -- cart actions -------------------------------------------------------------------
+
+    async def set_member(self, member: Member | None, *, locked: bool = False) -> LaneEvent:
+        """Attach a member (prices re-evaluated at once) or detach with None."""
+        if not locked:
+            async with self._lock:
+                return await self.set_member(member, locked=True)
+        await self._commit(self.cart.with_member(member))
+        if member is None:
+            return LaneEvent("member_cleared", "member removed")
+        return LaneEvent("member_identified", f"member {member.id}",
+                         data={"member_id": member.id, "name": member.name, "tier": member.tier})
+
+    async def set_quantity(self, line_id: str, qty: int) -> LaneEvent:
+        async with self._lock:
+            try:
+                cart = self.cart.with_quantity(line_id, qty)
+            except KeyError:
+                raise LaneError(f"no line {line_id} in the cart") from None
+            await self._commit(cart)
+            return self._publish(LaneEvent("quantity_changed", f"line {line_id} now {qty}"))
+
+    async def remove_line(self, line_id: str) -> LaneEvent:
+        async with self._lock:
+            try:
+                cart = self.cart.without_line(line_id)
+            except KeyError:
+                raise LaneError(f"no line {line_id} in the cart") from None
+            await self._commit(cart)
+            return self._publish(LaneEvent("line_removed", f"line {line_id} removed"))
+
+    async def void(self, reason: str = "voided") -> LaneEvent:
+        """Throw the whole cart away, leaving an audit event for the CRM."""
+        async with self._lock:
+            old, fresh = self.cart, Cart.open(self.lane_id)
+            if old.empty:
+                raise LaneError("the cart is already empty")
+            payload = {"cart_id": old.cart_id, "lane": self.lane_id, "reason": reason,
+                       "lines": len(old.lines), "total_fen": self.priced.total_fen}
+
+            def write(conn: sqlite3.Connection) -> None:
+                append_outbox(conn, self._identity, "cart.voided", payload, utc_now())
+                _save_cart(conn, fresh)
+
+            await self._store.write(write)
+            self.cart = fresh
+            await self._reprice()
+            return self._publish(LaneEvent("cart_voided", f"cart voided: {reason}"))
+
+    async def suspend(self) -> str:
+        """Park the cart for later; return the id to resume it with."""
+        async with self._lock:
+            old, fresh = self.cart, Cart.open(self.lane_id)
+            if old.empty:
+                raise LaneError("nothing to suspend")
+            total, suspended_id = self.priced.total_fen, new_id()[:8]
+
+            def write(conn: sqlite3.Connection) -> None:
+                conn.execute("INSERT INTO suspended_carts VALUES (?, ?, ?, ?, ?)",
+                             (suspended_id, self.lane_id, old.to_json(), total, utc_now()))
+                _save_cart(conn, fresh)
+
+            await self._store.write(write)
+            self.cart = fresh
+            await self._reprice()
+            self._publish(LaneEvent("cart_suspended", f"cart suspended as {suspended_id}",
+                                    data={"suspended_id": suspended_id}))
+            return suspended_id
+
+    async def resume(self, suspended_id: str) -> LaneEvent:
+        async with self._lock:
+            if not self.cart.empty:
+                raise LaneError("finish or suspend the current cart first")
+            row = await self._store.fetchone(
+                "SELECT state FROM suspended_carts WHERE id = ?", (suspended_id,))
+            if row is None:
+                raise LaneError(f"no suspended cart {suspended_id}")
+            old = Cart.from_json(row["state"])
+            cart = Cart(self.lane_id, old.cart_id, old.sale_id, old.opened_at, old.lines,
+                        old.member)
+
+            def write(conn: sqlite3.Connection) -> None:
+                conn.execute("DELETE FROM suspended_carts WHERE id = ?", (suspended_id,))
+                _save_cart(conn, cart)
+
+            await self._store.write(write)
+            self.cart = cart
+            await self._reprice()
+            return self._publish(LaneEvent("cart_resumed", f"cart {suspended_id} resumed"))
+
+    # -- payment ------------------------------------------------------------------------
+
+    async def complete(self, tenders: Sequence[Tender]) -> CompletedSale:
+        """Commit the sale in one transaction; on any failure the cart is left intact."""
+        async with self._lock:
+            cart, priced = self.cart, self.priced
+            try:
+                plan = plan_sale(cart, priced, tenders, fen_per_point=self._fen_per_point)
+                receipt_no, seq = await self._store.write(
+                    lambda conn: write_sale(conn, plan, self._identity))
+            except (SaleRefused, StoreError) as err:
+                self._publish(LaneEvent("sale_refused", str(err), ok=False))
+                raise SaleRefused(str(err)) from err
+            sale = CompletedSale(
+                plan.sale_id, self.lane_id, receipt_no, plan.total_fen, plan.paid_fen,
+                plan.change_fen, plan.member_id,
+                plan.total_fen // self._fen_per_point if plan.member_id else 0, seq,
+                plan.created_at)
+            self.cart, self.last_sale = Cart.open(self.lane_id), sale
+            self.priced = PricedCart((), (), 0, 0, 0)
+            _LOGGER.info("Lane %s: sale %s receipt %d total %d fen", self.lane_id,
+                         sale.sale_id, receipt_no, sale.total_fen)
+            self._publish(LaneEvent("sale_completed", f"receipt {receipt_no}", data={
+                "sale_id": sale.sale_id, "receipt_no": receipt_no, "total_fen": sale.total_fen,
+                "change_fen": sale.change_fen, "points_earned": sale.points_earned}))
+            return sale
+
+    async def pay_cash(self, tendered_fen: int) -> CompletedSale:
+        return await self.complete([Tender("cash", tendered_fen)])
+
+    # -- internals ----------------------------------------------------------------------
+
+    async def _commit(self, cart: Cart) -> None:
+        """Persist then adopt ``cart``; on failure nothing changes."""
+        priced = await self._price(cart)
+        await self._store.write(lambda conn: _save_cart(conn, cart))
+        self.cart, self.priced = cart, priced
+
+    async def _reprice(self) -> None:
+        self.priced = await self._price(self.cart)
+
+    async def _price(self, cart: Cart) -> PricedCart:
+        promotions = await self._catalog.promotions()
+        return price_cart([line.pricing_input() for line in cart.lines], promotions,
+                          is_member=cart.member is not None, now=dt.datetime.now(dt.UTC))
+
+    def _publish(self, event: LaneEvent) -> LaneEvent:
+        self.last_event = event
+        if not event.ok:
+            _LOGGER.info("Lane %s: %s (%s)", self.lane_id, event.message, event.code)
+        snapshot = self.snapshot()
+        for queue in list(self._listeners):
+            if queue.full():
+                queue.get_nowait()  # a slow screen skips to the newest state
+            queue.put_nowait(snapshot)
+        return event
+
+    def snapshot(self) -> dict[str, Any]:
+        """Return the lane as a screen shows it."""
+        priced_lines = {pl.line_id: pl for pl in self.priced.lines}
+        return {
+            "lane": self.lane_id,
+            "cart_id": self.cart.cart_id,
+            "member": None if self.cart.member is None else {
+                "id": self.cart.member.id, "name": self.cart.member.name,
+                "tier": self.cart.member.tier},
+            "lines": [_line_view(line, priced_lines.get(line.line_id))
+                      for line in self.cart.lines],
+            "discounts": [{"promotion_id": d.promotion_id, "label": d.label,
+                           "amount_fen": d.amount_fen} for d in self.priced.discounts],
+            "subtotal_fen": self.priced.subtotal_fen,
+            "discount_fen": self.priced.discount_fen,
+            "total_fen": self.priced.total_fen,
+            "last_event": None if self.last_event is None else {
+                "code": self.last_event.code, "message": self.last_event.message,
+                "ok": self.last_event.ok, "scan_id": self.last_event.scan_id,
+                "data": self.last_event.data, "at": self.last_event.at},
+            "last_sale": None if self.last_sale is None else {
+                "sale_id": self.last_sale.sale_id, "receipt_no": self.last_sale.receipt_no,
+                "total_fen": self.last_sale.total_fen, "change_fen": self.last_sale.change_fen},
+        }
+
+
+def _line_view(line: CartLine, priced: Any) -> dict[str, Any]:
+    return {
+        "line_id": line.line_id, "product_id": line.product_id, "name": line.name,
+        "qty": line.qty, "weight_g": line.weight_g, "unit_price_fen": line.unit_price_fen,
+        "base_fen": priced.base_fen if priced else 0,
+        "discount_fen": priced.discount_fen if priced else 0,
+        "net_fen": priced.net_fen if priced else 0,
+        "age_restricted": line.age_restricted,
+    }

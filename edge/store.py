@@ -1,0 +1,214 @@
+"""The local SQLite database: one writer, durable commits, numbered migrations.
+
+Every write is a function run inside ``BEGIN IMMEDIATE ... COMMIT`` on aiosqlite's connection
+thread. Running the whole transaction as one function costs one thread hop instead of one per
+statement, and keeps the event loop out of the database entirely. A damaged file puts the store
+in safe mode: it still answers reads where it can and says why, and refuses every write.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sqlite3
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+
+from .errors import SafeModeError, StoreError, StoreUnavailable
+
+_LOGGER = logging.getLogger(__name__)
+_T = TypeVar("_T")
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def bundled_migrations() -> list[Migration]:
+    """Return the migrations shipped in ``edge/migrations``, in order."""
+    found: list[Migration] = []
+    for entry in resources.files("edge").joinpath("migrations").iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append(Migration(int(match.group(1)), entry.name, entry.read_text("utf-8")))
+    found.sort(key=lambda m: m.version)
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise StoreError(f"two migrations share a number: {[m.name for m in found]}")
+    return found
+
+
+def classify_sqlite_error(err: sqlite3.Error) -> StoreError:
+    """Map a sqlite3 error to the store's exceptions, with words a person can act on."""
+    text = str(err).lower()
+    code = getattr(err, "sqlite_errorcode", None)
+    if code in (sqlite3.SQLITE_FULL,) or "disk is full" in text or "disk i/o" in text:
+        return StoreUnavailable("the disk is full: free space on the appliance and try again")
+    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in text or "busy" in text:
+        return StoreUnavailable("the database is locked by another program; try again")
+    if "readonly" in text or "read-only" in text:
+        return StoreUnavailable("the database is read-only: check the state directory")
+    return StoreError(f"database error: {err}")
+
+
+class Store:
+    """The daemon's single connection to its SQLite file."""
+
+    def __init__(self, path: Path, *, busy_timeout_ms: int = 2000) -> None:
+        self.path = path
+        self.busy_timeout_ms = busy_timeout_ms
+        self._conn: aiosqlite.Connection | None = None
+        self.safe_mode_reason: str | None = None
+
+    @property
+    def safe_mode(self) -> bool:
+        return self.safe_mode_reason is not None
+
+    async def open(self, migrations: Iterable[Migration] | None = None) -> None:
+        """Open the file, check it, and migrate it; a damaged file enters safe mode."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = await aiosqlite.connect(self.path, isolation_level=None)
+        try:
+            await self._run(self._prepare, list(migrations or bundled_migrations()))
+        except sqlite3.DatabaseError as err:
+            self.safe_mode_reason = f"database file is damaged or not a database: {err}"
+        if self.safe_mode_reason:
+            _LOGGER.error(
+                "SAFE MODE: %s (%s). Sales are refused. Restore a backup: see README, "
+                "'Backup and restore'.",
+                self.safe_mode_reason,
+                self.path,
+            )
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            await conn.close()
+
+    def _prepare(self, conn: sqlite3.Connection, migrations: list[Migration]) -> None:
+        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+        rows = conn.execute("PRAGMA integrity_check").fetchall()
+        if [tuple(r) for r in rows] != [("ok",)]:
+            problems = "; ".join(str(r[0]) for r in rows[:5])
+            self.safe_mode_reason = f"integrity check failed: {problems}"
+            return
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise StoreError(f"cannot switch {self.path} to WAL mode (got {mode})")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        apply_migrations(conn, migrations)
+
+    async def _run(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """Call ``fn(sqlite3_connection, *args)`` on the connection's own thread.
+
+        aiosqlite runs every statement through this queue; handing it a whole function is the
+        same mechanism with one hop per transaction.
+        """
+        conn = self._conn
+        if conn is None:
+            raise StoreError("the store is not open")
+        result: _T = await conn._execute(fn, conn._conn, *args)
+        return result
+
+    async def write(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run ``fn`` in one durable transaction; all of it commits or none of it does."""
+        if self.safe_mode_reason:
+            raise SafeModeError(f"safe mode: {self.safe_mode_reason}")
+        return await self._run(_in_transaction, fn)
+
+    async def read(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run ``fn`` on the connection's thread, outside any write transaction."""
+        try:
+            return await self._run(fn)
+        except sqlite3.Error as err:
+            raise classify_sqlite_error(err) from err
+
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        args = tuple(params)
+        return await self.read(lambda c: _rows(c, sql, args))
+
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
+
+    async def integrity_check(self) -> str:
+        rows = await self.fetchall("PRAGMA integrity_check")
+        return "; ".join(str(r[0]) for r in rows)
+
+    async def backup_to(self, dest: Path) -> None:
+        """Copy the live database to ``dest`` with SQLite's online backup API."""
+        await self.read(lambda c: _backup(c, dest))
+
+
+def _rows(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> list[sqlite3.Row]:
+    cur = conn.execute(sql, params)
+    cur.row_factory = sqlite3.Row
+    return cur.fetchall()
+
+
+def _backup(conn: sqlite3.Connection, dest: Path) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(dest) as target:
+        conn.backup(target)
+    target.close()
+
+
+def _in_transaction(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as err:
+        raise classify_sqlite_error(err) from err
+    try:
+        result = fn(conn)
+        conn.execute("COMMIT")
+    except BaseException as err:
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                _LOGGER.exception("Rollback failed")
+        if isinstance(err, sqlite3.Error):
+            raise classify_sqlite_error(err) from err
+        raise
+    return result
+
+
+def apply_migrations(conn: sqlite3.Connection, migrations: Iterable[Migration]) -> list[str]:
+    """Apply every migration not yet applied, all in one transaction; return their names."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+        " applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))"
+    )
+    applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+    pending = [m for m in migrations if m.version not in applied]
+    if not pending:
+        return []
+    # executescript commits anything open before it runs, so BEGIN/COMMIT live inside the
+    # script itself: every pending file, and its bookkeeping row, in one transaction.
+    script = ["BEGIN IMMEDIATE;"]
+    for m in pending:
+        script.append(m.sql)
+        script.append(
+            f"INSERT INTO schema_migrations (version, name) VALUES ({m.version}, '{m.name}');"
+        )
+    script.append("COMMIT;")
+    try:
+        conn.executescript("\n".join(script))
+    except sqlite3.Error:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    names = [m.name for m in pending]
+    _LOGGER.info("Applied migrations: %s", ", ".join(names))
+    return names

@@ -1,0 +1,162 @@
+"""The daemon's HTTP surface: a status page, a live lane view and a small JSON API.
+
+This is the foundation's minimal UI; it reads the domain through EdgeApp's public services and
+never touches SQL.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from edge import __version__
+from edge.errors import EdgeError, LaneError, SaleRefused
+
+if TYPE_CHECKING:
+    from edge.app import EdgeApp
+    from edge.lane import LaneSession
+
+_LOGGER = logging.getLogger(__name__)
+EDGE_KEY: web.AppKey[EdgeApp] = web.AppKey("edge", t=object)  # type: ignore[arg-type]
+MAX_BODY = 16 * 1024
+
+
+def create_web_app(edge: EdgeApp) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[_errors])
+    app[EDGE_KEY] = edge
+    app.router.add_get("/", status_page)
+    app.router.add_get("/api/status", api_status)
+    app.router.add_get("/api/lanes/{lane}", api_lane)
+    app.router.add_post("/api/lanes/{lane}/cash", api_cash)
+    app.router.add_post("/api/lanes/{lane}/void", api_void)
+    app.router.add_get("/lane/{lane}", lane_page)
+    app.router.add_static("/static", str(resources.files("kiosk_ui").joinpath("static")))
+    return app
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Answer every failure with a clear JSON error, never a stack trace."""
+    try:
+        response: web.StreamResponse = await handler(request)
+        return response
+    except web.HTTPException:
+        raise
+    except (LaneError, SaleRefused) as err:
+        return web.json_response({"error": str(err)}, status=409)
+    except EdgeError as err:
+        return web.json_response({"error": str(err)}, status=503)
+    except Exception:
+        _LOGGER.exception("Unexpected error on %s %s", request.method, request.path)
+        return web.json_response({"error": "internal error; see the daemon log"}, status=500)
+
+
+def _lane(request: web.Request) -> LaneSession:
+    lane = request.app[EDGE_KEY].lanes.get(request.match_info["lane"])
+    if lane is None:
+        raise web.HTTPNotFound(text=json.dumps({"error": "no such lane"}),
+                               content_type="application/json")
+    return lane
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise web.HTTPBadRequest(text=json.dumps({"error": "body must be JSON"}),
+                                 content_type="application/json") from None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text=json.dumps({"error": "body must be a JSON object"}),
+                                 content_type="application/json")
+    return body
+
+
+async def api_status(request: web.Request) -> web.Response:
+    status = await request.app[EDGE_KEY].status()
+    status["version"] = __version__
+    return web.json_response(status)
+
+
+async def api_lane(request: web.Request) -> web.Response:
+    return web.json_response(_lane(request).snapshot())
+
+
+async def api_cash(request: web.Request) -> web.Response:
+    lane = _lane(request)
+    request.app[EDGE_KEY].require_writable()
+    tendered = (await _json_body(request)).get("tendered_fen")
+    if not isinstance(tendered, int) or isinstance(tendered, bool) or not 0 < tendered < 10**9:
+        raise web.HTTPBadRequest(text=json.dumps({"error": "tendered_fen must be a positive "
+                                                  "integer number of fen"}),
+                                 content_type="application/json")
+    sale = await lane.pay_cash(tendered)
+    return web.json_response({"sale_id": sale.sale_id, "receipt_no": sale.receipt_no,
+                              "total_fen": sale.total_fen, "change_fen": sale.change_fen,
+                              "points_earned": sale.points_earned})
+
+
+async def api_void(request: web.Request) -> web.Response:
+    lane = _lane(request)
+    request.app[EDGE_KEY].require_writable()
+    event = await lane.void("voided from the lane page")
+    return web.json_response({"result": event.code})
+
+
+def _yuan(fen: int) -> str:
+    return f"¥{fen // 100}.{fen % 100:02d}"
+
+
+async def status_page(request: web.Request) -> web.Response:
+    edge = request.app[EDGE_KEY]
+    status = await edge.status()
+    esc = html.escape
+    banner = ""
+    if status["safe_mode"]:
+        banner = (
+            '<div class="safe"><b>安全模式 / SAFE MODE</b> — sales are refused. '
+            f"{esc(status['safe_mode_reason'] or '')}<br>Restore the last backup "
+            "(<code>storeedge backup</code> copies; see README, Backup and restore).</div>"
+        )
+    lanes = "".join(
+        f'<li><a href="/lane/{esc(lane["id"])}">{esc(lane["name"])}</a> ({esc(lane["kind"])})'
+        f" — {lane['items']} lines, {_yuan(lane['total_fen'])}</li>"
+        for lane in status["lanes"]
+    )
+    devices = "".join(
+        f"<li>{esc(d['device_id'])}: <b>{esc(str(d.get('state')))}</b>"
+        f"{' — ' + esc(str(d['reason'])) if d.get('reason') else ''}</li>"
+        for d in status["devices"]
+    )
+    page = f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
+<title>StoreEdge — {esc(status['store']['name'])}</title>
+<link rel="stylesheet" href="/static/base.css"></head><body>
+<h1>StoreEdge — {esc(status['store']['name'])}</h1>
+{banner}
+<p>Store {esc(status['store']['id'])}, device {esc(status['store']['device_id'])},
+version {esc(__version__)}. Database: <code>{esc(status['database'])}</code></p>
+<h2>收银通道 Lanes</h2><ul>{lanes}</ul>
+<h2>设备 Devices</h2><ul>{devices or '<li>none configured</li>'}</ul>
+</body></html>"""
+    return web.Response(text=page, content_type="text/html")
+
+
+async def lane_page(request: web.Request) -> web.Response:
+    lane = _lane(request)
+    page = f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
+<title>Lane {html.escape(lane.lane_id)}</title>
+<link rel="stylesheet" href="/static/base.css"></head>
+<body data-lane="{html.escape(lane.lane_id)}">
+<h1>通道 Lane {html.escape(lane.lane_id)}</h1>
+<div id="message" role="status"></div>
+<table id="cart"><thead><tr><th>商品 Item</th><th>数量 Qty</th><th>金额 Amount</th>
+<th>优惠 Discount</th></tr></thead><tbody></tbody></table>
+<ul id="discounts"></ul>
+<p class="total">合计 Total: <span id="total">¥0.00</span></p>
+<script type="module" src="/static/lane.js"></script>
+</body></html>"""
+    return web.Response(text=page, content_type="text/html")

@@ -1,0 +1,145 @@
+"""Helpers shared by the tests: configs in tmp_path, a seeded store, a lane, a live daemon."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from edge.catalog import Catalog
+from edge.config import Config, load_config
+from edge.lane import LaneSession
+from edge.sales import OutboxIdentity
+from edge.seed import demo_barcodes
+from edge.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+BARCODES = demo_barcodes()
+WATER = BARCODES["P001"]      # 农夫山泉 ¥2.00, in the buy-2-get-1 drinks promotion
+MILK = BARCODES["P006"]       # 伊利纯牛奶 ¥65.00, member price ¥59.00
+CHIPS = BARCODES["P010"]      # 乐事薯片 ¥7.50, snacks 10% off
+RICE = BARCODES["P014"]       # 五常大米 ¥69.90, member price ¥59.90
+BEER = BARCODES["P023"]       # age restricted
+MEMBER_CODE = "MC10000001"    # 张伟, gold
+
+CONFIG_TEMPLATE = """
+[store]
+id = "T01"
+name = "测试店"
+device_id = "lane-pc-1"
+
+[paths]
+state_dir = "{state_dir}"
+
+[database]
+busy_timeout_ms = {busy_timeout_ms}
+
+[http]
+host = "127.0.0.1"
+port = 0
+
+[demo]
+seed = true
+
+[[lanes]]
+id = "1"
+kind = "kiosk"
+
+[[lanes]]
+id = "2"
+kind = "staffed"
+
+[[devices]]
+id = "sim-1"
+driver = "sim_scanner"
+lane = "1"
+[devices.options]
+socket = "{{run_dir}}/s1.sock"
+"""
+
+
+def write_config(tmp_path: Path, *, busy_timeout_ms: int = 200, extra: str = "") -> Path:
+    path = tmp_path / "storeedge.toml"
+    path.write_text(
+        CONFIG_TEMPLATE.format(state_dir=tmp_path / "state", busy_timeout_ms=busy_timeout_ms)
+        + extra,
+        "utf-8",
+    )
+    return path
+
+
+def make_config(tmp_path: Path, **kwargs: Any) -> Config:
+    return load_config(write_config(tmp_path, **kwargs))
+
+
+def make_lane(store: Store, lane_id: str = "1") -> LaneSession:
+    return LaneSession(lane_id, store, Catalog(store), OutboxIdentity("T01", "lane-pc-1"))
+
+
+class Daemon:
+    """`storeedge run` in a subprocess, as systemd would start it."""
+
+    def __init__(self, config_path: Path, state_dir: Path) -> None:
+        self.config_path = config_path
+        self.state_dir = state_dir
+        self.proc: subprocess.Popen[str] | None = None
+        self.url = ""
+
+    def start(self, timeout: float = 30.0) -> Daemon:
+        url_file = self.state_dir / "run" / "http-url"
+        url_file.unlink(missing_ok=True)
+        self.log = open(self.state_dir.parent / "daemon.log", "a", encoding="utf-8")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "edge.cli", "run", "--config", str(self.config_path)],
+            cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"daemon exited with {self.proc.returncode}: {self.output()}")
+            if url_file.exists():
+                self.url = url_file.read_text().strip()
+                try:
+                    self.get("/api/status")
+                    return self
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        raise RuntimeError(f"daemon did not start: {self.output()}")
+
+    def output(self) -> str:
+        return (self.state_dir.parent / "daemon.log").read_text("utf-8", "replace")
+
+    def get(self, path: str) -> Any:
+        with urllib.request.urlopen(self.url + path, timeout=10) as response:  # noqa: S310
+            return json.load(response)
+
+    def post(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+        request = urllib.request.Request(  # noqa: S310
+            self.url + path, data=json.dumps(body).encode(), method="POST",
+            headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+                return response.status, json.load(response)
+        except urllib.error.HTTPError as err:
+            return err.code, json.load(err)
+
+    def signal(self, sig: signal.Signals) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        code = self.proc.wait(timeout=30)
+        self.log.close()
+        return code
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "edge.cli", *args, "--config", str(self.config_path)],
+            cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
