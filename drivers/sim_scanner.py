@@ -114,13 +114,13 @@ class SocketScanner(Driver):
         return TestResult(ok, f"listening on {self.options.socket}" if ok else "not listening")
 
 
-async def send_scan(path: Path, code: str, timeout: float = 5.0) -> str:
-    """Send one scan to a simulated scanner; return its answer line."""
-    reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(path), timeout)
+async def send_scan(path: Path, code: str) -> str:
+    """Send one scan to a simulated scanner; return its answer line (caller bounds the wait)."""
+    reader, writer = await asyncio.open_unix_connection(path)
     try:
         writer.write(code.encode("utf-8") + b"\n")
         await writer.drain()
-        answer = await asyncio.wait_for(reader.readline(), timeout)
+        answer = await reader.readline()
         return answer.decode("utf-8", "replace").strip()
     finally:
         writer.close()

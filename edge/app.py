@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 import time
@@ -97,9 +98,9 @@ class EdgeApp:
     async def _store_ctx(self) -> AsyncIterator[None]:
         await self.store.open()
         try:
-            if self.config.demo.seed and not self.store.safe_mode:
-                if await self.store.write(seed_demo):
-                    _LOGGER.info("Seeded the demo store into %s", self.config.paths.database)
+            seed = self.config.demo.seed and not self.store.safe_mode
+            if seed and await self.store.write(seed_demo):
+                _LOGGER.info("Seeded the demo store into %s", self.config.paths.database)
             yield
         finally:
             await self.store.close()
@@ -123,7 +124,7 @@ class EdgeApp:
                     _LOGGER.error("Device %s did not start: %s", device_config.id, err)
                     continue
                 self.devices[device_config.id] = driver
-                self._spawn(f"device:{device_config.id}", lambda d=driver: self._pump(d))
+                self._spawn(f"device:{device_config.id}", functools.partial(self._pump, driver))
             yield
         finally:
             await self._cancel_tasks("device:")

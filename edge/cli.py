@@ -93,8 +93,8 @@ StoreEdge demo is running: store {app.config.store.id}, database {app.config.pat
   Lanes:
 {lanes}
   Try it (in another terminal):
-    .venv/bin/storeedge scan 6901234500019 --lane 1     # 农夫山泉
-    .venv/bin/storeedge scan 2210001012808 --lane 1     # apples, price-embedded scale label
+    .venv/bin/storeedge scan 6901234500011 --lane 1     # 农夫山泉
+    .venv/bin/storeedge scan 2210001012805 --lane 1     # apples ¥12.80, price-embedded scale label
     .venv/bin/storeedge scan MC10000001 --lane 1        # member 张伟: member prices apply
     curl -s -XPOST {app.http_url}/api/lanes/1/cash -d '{{"tendered_fen": 10000}}'
   Ctrl-C stops it.
@@ -169,7 +169,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     socket_path = Path(str(devices[0].options["socket"]))
     try:
-        answer = asyncio.run(send_scan(socket_path, args.code, timeout=args.timeout))
+        answer = asyncio.run(asyncio.wait_for(send_scan(socket_path, args.code), args.timeout))
     except (OSError, TimeoutError) as err:
         print(f"Cannot reach the daemon's scanner at {socket_path} ({err}). "
               "Is the daemon running (`make demo` or `storeedge run`)?", file=sys.stderr)
@@ -186,8 +186,9 @@ def cmd_scan(args: argparse.Namespace) -> int:
     mark = "✓" if event["ok"] else "✗"
     print(f"{mark} {event['message']} ({event['code']})")
     total = state["total_fen"]
-    print(f"  lane {args.lane}: {len(state['lines'])} lines, total ¥{total // 100}.{total % 100:02d}"
-          + (f", member {state['member']['name']}" if state["member"] else ""))
+    member = f", member {state['member']['name']}" if state["member"] else ""
+    print(f"  lane {args.lane}: {len(state['lines'])} lines, "
+          f"total ¥{total // 100}.{total % 100:02d}{member}")
     return EXIT_OK if event["ok"] else EXIT_FAIL
 
 

@@ -137,7 +137,7 @@ class LaneSession:
             self._publish(event)
             return event
 
-    async def _dispatch(self, scan: RoutedScan) -> LaneEvent:
+    async def _dispatch(self, scan: RoutedScan) -> LaneEvent:  # noqa: PLR0911 - one per kind
         match scan:
             case ProductScan(gtin=gtin, weight_g=weight, price_fen=price):
                 product = await self._catalog.product_by_gtin(gtin)

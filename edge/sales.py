@@ -158,6 +158,7 @@ def append_outbox(
     event_type: str,
     payload: dict[str, Any],
     occurred_at: str,
+    *,
     seq: int | None = None,
 ) -> int:
     """Append one event for the CRM inside the caller's transaction; return its sequence."""
@@ -213,7 +214,7 @@ def write_sale(
             plan.ledger,
         )
     payload = dict(plan.payload, receipt_no=receipt_no)
-    append_outbox(conn, identity, SALE_COMPLETED, payload, plan.created_at, seq)
+    append_outbox(conn, identity, SALE_COMPLETED, payload, plan.created_at, seq=seq)
     conn.execute("DELETE FROM open_carts WHERE lane = ? AND cart_id = ?",
                  (plan.lane, plan.cart_id))
     return receipt_no, seq

@@ -138,14 +138,14 @@ def seed_demo(conn: sqlite3.Connection) -> bool:
     for mid, name, phone, code, tier, points, stored in _MEMBERS:
         conn.execute("INSERT INTO members VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                      (mid, name, phone, code, tier, points, stored, now))
-    for promo_id, kind, label, body, priority in _PROMOTIONS:
+    for promo_id, kind, label, rule, priority in _PROMOTIONS:
         conn.execute(
             "INSERT INTO promotions (id, kind, label, body, priority, updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?)",
-            (promo_id, kind, label, json.dumps(body, ensure_ascii=False), priority, now),
+            (promo_id, kind, label, json.dumps(rule, ensure_ascii=False), priority, now),
         )
-    for code, label, body in _COUPONS:
+    for code, label, rule in _COUPONS:
         conn.execute("INSERT INTO coupons (code, label, body, updated_at) VALUES (?, ?, ?, ?)",
-                     (code, label, json.dumps(body, ensure_ascii=False), now))
+                     (code, label, json.dumps(rule, ensure_ascii=False), now))
     conn.execute("INSERT OR REPLACE INTO meta VALUES ('seeded', ?)", (now,))
     return True

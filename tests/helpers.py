@@ -119,15 +119,15 @@ class Daemon:
         return (self.state_dir.parent / "daemon.log").read_text("utf-8", "replace")
 
     def get(self, path: str) -> Any:
-        with urllib.request.urlopen(self.url + path, timeout=10) as response:  # noqa: S310
+        with urllib.request.urlopen(self.url + path, timeout=10) as response:
             return json.load(response)
 
     def post(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
-        request = urllib.request.Request(  # noqa: S310
+        request = urllib.request.Request(
             self.url + path, data=json.dumps(body).encode(), method="POST",
             headers={"Content-Type": "application/json"})
         try:
-            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=10) as response:
                 return response.status, json.load(response)
         except urllib.error.HTTPError as err:
             return err.code, json.load(err)

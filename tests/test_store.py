@@ -30,7 +30,8 @@ async def test_opens_in_wal_with_full_sync_and_foreign_keys(tmp_path: Path) -> N
 def test_a_failing_migration_applies_nothing(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "db.sqlite", isolation_level=None)
     good = Migration(1, "0001_good.sql", "CREATE TABLE a (x INTEGER);")
-    bad = Migration(2, "0002_bad.sql", "CREATE TABLE b (y INTEGER); INSERT INTO nowhere VALUES (1);")
+    bad = Migration(2, "0002_bad.sql",
+                    "CREATE TABLE b (y INTEGER); INSERT INTO nowhere VALUES (1);")
     with pytest.raises(sqlite3.OperationalError, match="nowhere"):
         apply_migrations(conn, [good, bad])
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
