@@ -12,7 +12,7 @@ PIP_FLAGS := --disable-pip-version-check --no-input -q
 SYS_PKGS := libzbar0 gcc python3-dev linux-libc-dev chromium
 SYS_CHECK := /usr/lib/x86_64-linux-gnu/libzbar.so.0 /usr/include/linux/input.h /usr/bin/chromium
 
-.PHONY: demo test setup system venv lint typecheck bench clean distclean
+.PHONY: demo test setup system lint bench constraints clean distclean help
 .DEFAULT_GOAL := help
 
 help:
@@ -65,6 +65,18 @@ lint: setup
 
 bench: setup
 	$(PY) -m benchmarks.sale_commit
+
+# Re-pin after changing setup.cfg's ranges: resolve fresh in a scratch venv, then freeze.
+constraints:
+	rm -rf .venv-pin && $(PYTHON) -m venv .venv-pin
+	.venv-pin/bin/pip install $(PIP_FLAGS) --upgrade pip 'setuptools<81' wheel
+	.venv-pin/bin/pip install $(PIP_FLAGS) dlib-bin Click
+	.venv-pin/bin/pip install $(PIP_FLAGS) --no-deps face_recognition face_recognition_models
+	.venv-pin/bin/pip install $(PIP_FLAGS) -e '.[test]'
+	{ echo "# Exact versions every appliance installs (make reads this with pip -c)."; \
+	  echo "# Refresh on purpose: make constraints, run the suite, commit the diff."; \
+	  .venv-pin/bin/pip freeze --all --exclude-editable | grep -v '^storeedge'; } > constraints.txt
+	rm -rf .venv-pin
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache build *.egg-info
