@@ -218,10 +218,9 @@ class EdgeApp:
     ) -> LaneEvent:
         """Route one scanned string and apply it to ``lane``."""
         if self.store.safe_mode:
-            event = LaneEvent("safe_mode", f"safe mode: {self.store.safe_mode_reason}",
-                              ok=False, scan_id=scan_id)
-            lane.last_event = event
-            return event
+            return lane.report(LaneEvent(
+                "safe_mode", f"safe mode: {self.store.safe_mode_reason}", ok=False,
+                scan_id=scan_id))
         return await lane.handle_scan(route(text, self.config.scan, symbology), scan_id)
 
     async def _watchdog(self, interval: float) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 
 from . import __version__
 from .config import Config, default_config_text, load_config
-from .errors import ConfigError
+from .errors import ConfigError, EdgeError
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 ENV_CONFIG = "STOREEDGE_CONFIG"
@@ -76,7 +76,7 @@ def _serve(config: Config, verbose: bool, *, banner: bool) -> int:
 
     try:
         asyncio.run(main())
-    except OSError as err:
+    except (OSError, EdgeError) as err:
         _LOGGER.error("Cannot start: %s", err)
         return EXIT_FAIL
     return EXIT_OK
@@ -226,7 +226,10 @@ def cmd_version(_args: argparse.Namespace) -> int:
 def _plugin(module: str) -> tuple[Callable[[argparse.ArgumentParser], None],
                                   Callable[[argparse.Namespace], int]] | None:
     """Load an optional tool's ``add_arguments``/``run`` pair, or None if it is not shipped."""
-    if importlib.util.find_spec(module) is None:
+    try:
+        if importlib.util.find_spec(module) is None:
+            return None
+    except ModuleNotFoundError:  # the parent package is not shipped either
         return None
     mod = importlib.import_module(module)
     return mod.add_arguments, mod.run

@@ -158,7 +158,7 @@ class LaneSession:
                 member = await self._catalog.member_by_code(code)
                 if member is None:
                     return LaneEvent("member_not_found", "member code not recognised", False)
-                return await self.set_member(member, locked=True)
+                return await self._set_member(member)
             case PaymentCodeScan(provider=provider, code=code):
                 if self.cart.empty:
                     return LaneEvent("payment_cart_empty", "scan items before paying", False,
@@ -190,11 +190,12 @@ class LaneSession:
 
     # -- cart actions -------------------------------------------------------------------
 
-    async def set_member(self, member: Member | None, *, locked: bool = False) -> LaneEvent:
+    async def set_member(self, member: Member | None) -> LaneEvent:
         """Attach a member (prices re-evaluated at once) or detach with None."""
-        if not locked:
-            async with self._lock:
-                return await self.set_member(member, locked=True)
+        async with self._lock:
+            return self._publish(await self._set_member(member))
+
+    async def _set_member(self, member: Member | None) -> LaneEvent:
         await self._commit(self.cart.with_member(member))
         if member is None:
             return LaneEvent("member_cleared", "member removed")
@@ -323,6 +324,10 @@ class LaneSession:
         promotions = await self._catalog.promotions()
         return price_cart([line.pricing_input() for line in cart.lines], promotions,
                           is_member=cart.member is not None, now=dt.datetime.now(dt.UTC))
+
+    def report(self, event: LaneEvent) -> LaneEvent:
+        """Show an event that happened outside the cart (e.g. the store refused the scan)."""
+        return self._publish(event)
 
     def _publish(self, event: LaneEvent) -> LaneEvent:
         self.last_event = event

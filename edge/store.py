@@ -81,6 +81,9 @@ class Store:
             await self._run(self._prepare, list(migrations or bundled_migrations()))
         except sqlite3.DatabaseError as err:
             self.safe_mode_reason = f"database file is damaged or not a database: {err}"
+        except BaseException:
+            await self.close()
+            raise
         if self.safe_mode_reason:
             _LOGGER.error(
                 "SAFE MODE: %s (%s). Sales are refused. Restore a backup: see README, "
@@ -106,7 +109,11 @@ class Store:
             raise StoreError(f"cannot switch {self.path} to WAL mode (got {mode})")
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
-        apply_migrations(conn, migrations)
+        try:
+            apply_migrations(conn, migrations)
+        except sqlite3.Error as err:
+            # Nothing of the pending set was applied; the file is as the last version left it.
+            raise StoreError(f"database migration failed, nothing applied: {err}") from err
 
     async def _run(self, fn: Callable[..., _T], *args: Any) -> _T:
         """Call ``fn(sqlite3_connection, *args)`` on the connection's own thread.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import signal
@@ -10,8 +12,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from edge.catalog import Catalog
 from edge.config import Config, load_config
@@ -81,6 +86,38 @@ def make_config(tmp_path: Path, **kwargs: Any) -> Config:
 
 def make_lane(store: Store, lane_id: str = "1") -> LaneSession:
     return LaneSession(lane_id, store, Catalog(store), OutboxIdentity("T01", "lane-pc-1"))
+
+
+@contextlib.contextmanager
+def small_disk(path: Path, size: str = "4m") -> Iterator[Path]:
+    """Mount a real tmpfs of ``size`` at ``path``: a disk that can really fill up."""
+    if os.geteuid() != 0:
+        pytest.skip("a real full disk needs root to mount a small tmpfs (CI runs as root)")
+    path.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                            capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {result.stderr.strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def fill_disk(folder: Path) -> Path:
+    """Write a filler file until the filesystem says ENOSPC; return it (delete to free space)."""
+    filler = folder / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        for chunk in (b"\0" * 65536, b"\0" * 512, b"\0"):
+            try:
+                while os.write(fd, chunk):
+                    pass
+            except OSError as err:
+                assert err.errno == errno.ENOSPC, err
+    finally:
+        os.close(fd)
+    return filler
 
 
 class Daemon:

@@ -130,3 +130,15 @@ async def test_using_a_closed_store_is_an_error_not_a_hang(tmp_path: Path) -> No
     store = Store(tmp_path / "db.sqlite")
     with pytest.raises(StoreError, match="not open"):
         await store.fetchall("SELECT 1")
+
+
+async def test_a_broken_migration_stops_start_up_with_a_clear_error(tmp_path: Path) -> None:
+    store = Store(tmp_path / "db.sqlite")
+    broken = [*bundled_migrations(), Migration(9999, "9999_broken.sql", "CREATE TABLE (;")]
+    with pytest.raises(StoreError, match="migration failed, nothing applied"):
+        await store.open(broken)
+    # The store closed itself; the file holds no half-applied schema.
+    conn = sqlite3.connect(tmp_path / "db.sqlite")
+    tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'sales'").fetchone()
+    assert tables == (0,)
+    conn.close()

@@ -1,0 +1,1 @@
+"""CRM sync: the outbox pusher, change-stream puller, the protocol and the reference CRM."""

@@ -1,0 +1,44 @@
+"""Run the daemon's EdgeApp and sell as fast as it can, printing each committed sale.
+
+The crash-loop test kills this process with SIGKILL at random moments and restarts it; a
+restarted worker resumes each lane's restored cart exactly as a restarted daemon would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sys
+from pathlib import Path
+
+from edge.app import EdgeApp
+from edge.config import load_config
+from edge.scan_router import route
+from edge.seed import demo_barcodes
+
+CODES = sorted(demo_barcodes().values())
+
+
+async def sell(config_path: Path, seed: int) -> None:
+    config = load_config(config_path)
+    app = EdgeApp(config)
+    await app.start()
+    rng = random.Random(seed)
+    print("STARTED", flush=True)
+    try:
+        while True:
+            for lane in app.lanes.values():
+                if lane.cart.empty:
+                    for code in rng.sample(CODES, 8):
+                        await lane.handle_scan(route(code, config.scan))
+                elif rng.random() < 0.5:  # sometimes a restored cart grows before it is paid
+                    await lane.handle_scan(route(rng.choice(CODES), config.scan))
+                cart_id = lane.cart.cart_id
+                sale = await lane.pay_cash(lane.priced.total_fen + rng.randrange(0, 5000))
+                print(f"COMMITTED {sale.sale_id} {cart_id}", flush=True)
+    finally:
+        await app.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(sell(Path(sys.argv[1]), int(sys.argv[2])))
