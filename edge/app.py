@@ -37,7 +37,8 @@ class EdgeApp:
         self.config = config
         self.notifier = notifier or Notifier()
         self.store = Store(config.paths.database,
-                           busy_timeout_ms=config.database.busy_timeout_ms)
+                           busy_timeout_ms=config.database.busy_timeout_ms,
+                           checkpoint_interval_s=config.database.checkpoint_interval_ms / 1000)
         self.catalog = Catalog(self.store)
         identity = OutboxIdentity(config.store.id, config.store.device_id)
         self.lanes = {

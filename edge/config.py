@@ -38,6 +38,7 @@ class PathsConfig:
 @dataclass(frozen=True, slots=True)
 class DatabaseConfig:
     busy_timeout_ms: int
+    checkpoint_interval_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +117,7 @@ def _build(data: Mapping[str, Any], source: str, base: Path) -> Config:
     _only(paths, "paths", {"state_dir", "database", "run_dir", "log_dir"})
     state_dir = base / _get(paths, "paths", "state_dir", str, "var")
     database = _table(data, "database")
-    _only(database, "database", {"busy_timeout_ms"})
+    _only(database, "database", {"busy_timeout_ms", "checkpoint_interval_ms"})
     http = _table(data, "http")
     _only(http, "http", {"host", "port"})
     loyalty = _table(data, "loyalty")
@@ -130,6 +131,10 @@ def _build(data: Mapping[str, Any], source: str, base: Path) -> Config:
     busy = _get(database, "database", "busy_timeout_ms", int, 2000)
     if busy < 0:
         raise ConfigError("database.busy_timeout_ms", "must not be negative")
+    checkpoint = _get(database, "database", "checkpoint_interval_ms", int, 1000)
+    if not 0 <= checkpoint <= 3_600_000:
+        raise ConfigError("database.checkpoint_interval_ms", "must be 0 (SQLite's own "
+                          "checkpoints) to 3600000")
     fen_per_point = _get(loyalty, "loyalty", "fen_per_point", int, 100)
     if fen_per_point <= 0:
         raise ConfigError("loyalty.fen_per_point", "must be a positive number of fen")
@@ -151,7 +156,7 @@ def _build(data: Mapping[str, Any], source: str, base: Path) -> Config:
             run_dir=run_dir,
             log_dir=state_dir / _get(paths, "paths", "log_dir", str, "log"),
         ),
-        database=DatabaseConfig(busy_timeout_ms=busy),
+        database=DatabaseConfig(busy_timeout_ms=busy, checkpoint_interval_ms=checkpoint),
         http=HttpConfig(host=_get(http, "http", "host", str, "127.0.0.1"), port=port),
         scan=scan,
         loyalty=LoyaltyConfig(fen_per_point=fen_per_point),

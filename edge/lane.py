@@ -333,6 +333,8 @@ class LaneSession:
         self.last_event = event
         if not event.ok:
             _LOGGER.info("Lane %s: %s (%s)", self.lane_id, event.message, event.code)
+        if not self._listeners:
+            return event
         snapshot = self.snapshot()
         for queue in list(self._listeners):
             if queue.full():

@@ -4,10 +4,15 @@ Every write is a function run inside ``BEGIN IMMEDIATE ... COMMIT`` on aiosqlite
 thread. Running the whole transaction as one function costs one thread hop instead of one per
 statement, and keeps the event loop out of the database entirely. A damaged file puts the store
 in safe mode: it still answers reads where it can and says why, and refuses every write.
+
+WAL checkpoints run from a second connection in the background (PASSIVE: they never block the
+writer), so no sale waits while SQLite copies the log into the main file and fsyncs it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
 import sqlite3
@@ -63,11 +68,16 @@ def classify_sqlite_error(err: sqlite3.Error) -> StoreError:
 class Store:
     """The daemon's single connection to its SQLite file."""
 
-    def __init__(self, path: Path, *, busy_timeout_ms: int = 2000) -> None:
+    def __init__(
+        self, path: Path, *, busy_timeout_ms: int = 2000, checkpoint_interval_s: float = 1.0
+    ) -> None:
         self.path = path
         self.busy_timeout_ms = busy_timeout_ms
+        self.checkpoint_interval_s = checkpoint_interval_s
         self._conn: aiosqlite.Connection | None = None
+        self._checkpointer: asyncio.Task[None] | None = None
         self.safe_mode_reason: str | None = None
+        self.checkpoint_failures = 0
 
     @property
     def safe_mode(self) -> bool:
@@ -84,6 +94,9 @@ class Store:
         except BaseException:
             await self.close()
             raise
+        if not self.safe_mode_reason and self.checkpoint_interval_s > 0:
+            self._checkpointer = asyncio.create_task(
+                self._checkpoint_loop(), name=f"checkpoint:{self.path.name}")
         if self.safe_mode_reason:
             _LOGGER.error(
                 "SAFE MODE: %s (%s). Sales are refused. Restore a backup: see README, "
@@ -93,6 +106,11 @@ class Store:
             )
 
     async def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checkpointer
+            self._checkpointer = None
         if self._conn is not None:
             conn, self._conn = self._conn, None
             await conn.close()
@@ -109,11 +127,31 @@ class Store:
             raise StoreError(f"cannot switch {self.path} to WAL mode (got {mode})")
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
+        if self.checkpoint_interval_s > 0:
+            conn.execute("PRAGMA wal_autocheckpoint = 0")  # the background task does it
         try:
             apply_migrations(conn, migrations)
         except sqlite3.Error as err:
             # Nothing of the pending set was applied; the file is as the last version left it.
             raise StoreError(f"database migration failed, nothing applied: {err}") from err
+
+    async def _checkpoint_loop(self) -> None:
+        """Copy the WAL into the main file every interval, off the writer's path."""
+        conn = await asyncio.to_thread(
+            sqlite3.connect, self.path, timeout=self.busy_timeout_ms / 1000,
+            check_same_thread=False, isolation_level=None)
+        try:
+            while True:
+                await asyncio.sleep(self.checkpoint_interval_s)
+                try:
+                    await asyncio.to_thread(_checkpoint, conn)
+                except sqlite3.Error as err:
+                    self.checkpoint_failures += 1
+                    if self.checkpoint_failures in (1, 10) or self.checkpoint_failures % 100 == 0:
+                        _LOGGER.warning("WAL checkpoint failed (%d times): %s",
+                                        self.checkpoint_failures, err)
+        finally:
+            conn.close()
 
     async def _run(self, fn: Callable[..., _T], *args: Any) -> _T:
         """Call ``fn(sqlite3_connection, *args)`` on the connection's own thread.
@@ -155,6 +193,14 @@ class Store:
     async def backup_to(self, dest: Path) -> None:
         """Copy the live database to ``dest`` with SQLite's online backup API."""
         await self.read(lambda c: _backup(c, dest))
+
+
+def _checkpoint(conn: sqlite3.Connection) -> None:
+    # PASSIVE copies what it can without waiting on the writer; once the log is fully copied
+    # and nobody reads it, TRUNCATE resets it so the -wal file does not keep its peak size.
+    busy, log_pages, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    if not busy and log_pages > 4096 and copied == log_pages:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def _rows(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> list[sqlite3.Row]:

@@ -254,3 +254,16 @@ async def test_a_full_disk_refuses_the_sale_and_keeps_the_cart(tmp_path: Path) -
             assert count is not None and count[0] == 3
         finally:
             await store.close()
+
+
+async def test_a_screen_subscribed_to_the_lane_sees_every_change(store: Store) -> None:
+    lane = make_lane(store)
+    screen = lane.subscribe()
+    await scan(lane, WATER)
+    await scan(lane, MEMBER_CODE)
+    first, second = screen.get_nowait(), screen.get_nowait()
+    assert [ln["name"] for ln in first["lines"]] == ["农夫山泉 550ml"]
+    assert second["member"]["name"] == "张伟"
+    lane.unsubscribe(screen)
+    await scan(lane, WATER)
+    assert screen.empty()

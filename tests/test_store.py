@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
@@ -142,3 +143,23 @@ async def test_a_broken_migration_stops_start_up_with_a_clear_error(tmp_path: Pa
     tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'sales'").fetchone()
     assert tables == (0,)
     conn.close()
+
+
+async def test_the_log_is_checkpointed_in_the_background(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite"
+    store = Store(path, checkpoint_interval_s=0.05)
+    await store.open()
+    try:
+        start = path.stat().st_size
+        await store.write(lambda c: c.executemany(
+            "INSERT INTO meta VALUES (?, ?)", [(f"k{i}", "x" * 1000) for i in range(500)]))
+        # The writer never checkpoints itself: the rows reach the main file only through the
+        # background task.
+        for _ in range(200):
+            if path.stat().st_size > start + 400_000:
+                break
+            await asyncio.sleep(0.05)
+        assert path.stat().st_size > start + 400_000
+        assert store.checkpoint_failures == 0
+    finally:
+        await store.close()
