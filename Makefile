@@ -8,9 +8,9 @@ PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.storeedge-installed
 PIP_FLAGS := --disable-pip-version-check --no-input -q
 
-# Debian packages: zbar for pyzbar, headers for evdev's C extension, Chromium for the browser tests.
-SYS_PKGS := libzbar0 gcc python3-dev linux-libc-dev chromium
-SYS_CHECK := /usr/lib/x86_64-linux-gnu/libzbar.so.0 /usr/include/linux/input.h /usr/bin/chromium
+# Debian packages: zbar for pyzbar, headers and a compiler for evdev's C extension.
+SYS_PKGS := libzbar0 gcc python3-dev linux-libc-dev
+SYS_CHECK := /usr/lib/x86_64-linux-gnu/libzbar.so.0 /usr/include/linux/input.h /usr/bin/gcc
 
 .PHONY: demo test setup system lint bench constraints clean distclean help
 .DEFAULT_GOAL := help
