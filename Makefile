@@ -10,7 +10,7 @@ PIP_FLAGS := --disable-pip-version-check --no-input -q
 
 # Debian packages: zbar for pyzbar, headers and a compiler for evdev's C extension.
 SYS_PKGS := libzbar0 gcc python3-dev linux-libc-dev
-SYS_CHECK := /usr/lib/x86_64-linux-gnu/libzbar.so.0 /usr/include/linux/input.h /usr/bin/gcc
+SYS_CHECK := /usr/include/linux/input.h /usr/bin/gcc
 
 .PHONY: demo test setup system lint bench constraints clean distclean help
 .DEFAULT_GOAL := help
@@ -36,6 +36,7 @@ setup: system $(STAMP)
 system:
 	@missing=""; \
 	for f in $(SYS_CHECK); do [ -e "$$f" ] || missing="yes"; done; \
+	/sbin/ldconfig -p 2>/dev/null | grep -q 'libzbar\.so\.0' || missing="yes"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo ">> installing system packages: $(SYS_PKGS)"; \
