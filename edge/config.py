@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -166,15 +166,21 @@ def _build(data: Mapping[str, Any], source: str, base: Path) -> Config:
     )
 
 
-def _lanes(raw: Any) -> tuple[LaneConfig, ...]:
+def _tables(raw: Any, name: str, keys: set[str]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Yield (where, table) for each ``[[name]]`` entry, checked for unknown keys."""
     if not isinstance(raw, list):
-        raise ConfigError("lanes", "must be an array of tables ([[lanes]])")
-    lanes: list[LaneConfig] = []
+        raise ConfigError(name, f"must be an array of tables ([[{name}]])")
     for i, item in enumerate(raw):
-        where = f"lanes[{i}]"
+        where = f"{name}[{i}]"
         if not isinstance(item, dict):
             raise ConfigError(where, "must be a table")
-        _only(item, where, {"id", "kind", "name"})
+        _only(item, where, keys)
+        yield where, item
+
+
+def _lanes(raw: Any) -> tuple[LaneConfig, ...]:
+    lanes: list[LaneConfig] = []
+    for where, item in _tables(raw, "lanes", {"id", "kind", "name"}):
         lane_id = _ident(item, where, "id", None)
         kind = _get(item, where, "kind", str, "kiosk")
         if kind not in ("kiosk", "staffed"):
@@ -188,14 +194,8 @@ def _lanes(raw: Any) -> tuple[LaneConfig, ...]:
 def _devices(
     raw: Any, lane_ids: set[str], state_dir: Path, run_dir: Path
 ) -> tuple[DeviceConfig, ...]:
-    if not isinstance(raw, list):
-        raise ConfigError("devices", "must be an array of tables ([[devices]])")
     devices: list[DeviceConfig] = []
-    for i, item in enumerate(raw):
-        where = f"devices[{i}]"
-        if not isinstance(item, dict):
-            raise ConfigError(where, "must be a table")
-        _only(item, where, {"id", "driver", "lane", "options"})
+    for where, item in _tables(raw, "devices", {"id", "driver", "lane", "options"}):
         device_id = _ident(item, where, "id", None)
         driver = _get(item, where, "driver", str, "")
         if driver not in DRIVERS:
