@@ -8,9 +8,10 @@ PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.storeedge-installed
 PIP_FLAGS := --disable-pip-version-check --no-input -q
 
-# Debian packages: zbar for pyzbar, headers and a compiler for evdev's C extension.
-SYS_PKGS := libzbar0 gcc python3-dev linux-libc-dev
-SYS_CHECK := /usr/include/linux/input.h /usr/bin/gcc
+# Debian packages: zbar for pyzbar, headers and a compiler for evdev's C extension, and a small
+# CJK font so the pages show Chinese rather than empty boxes on a fresh machine.
+SYS_PKGS := libzbar0 gcc python3-dev linux-libc-dev fonts-wqy-microhei
+SYS_CHECK := /usr/include/linux/input.h /usr/bin/gcc /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 
 .PHONY: demo test setup system lint bench constraints clean distclean help
 .DEFAULT_GOAL := help
