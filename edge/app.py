@@ -19,8 +19,9 @@ from drivers.registry import DRIVERS
 
 from .catalog import Catalog
 from .config import Config
-from .errors import SafeModeError
+from .errors import EdgeError, SafeModeError
 from .lane import LaneEvent, LaneSession
+from .metrics import EdgeMetrics
 from .sales import OutboxIdentity
 from .scan_router import RejectedScan, route
 from .seed import seed_demo
@@ -48,6 +49,11 @@ class EdgeApp:
         }
         self.devices: dict[str, Driver] = {}
         self.device_errors: dict[str, str] = {}
+        self.loop_lag_s = 0.0
+        self.metrics = EdgeMetrics()
+        self.metrics.bind(self)
+        for lane in self.lanes.values():
+            lane.observe(self._count)
         self.http_url: str | None = None
         self.started_at: float | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -64,6 +70,7 @@ class EdgeApp:
             await self._stack.enter_async_context(self._devices_ctx())
             await self._stack.enter_async_context(self._web_ctx())
             await self._stack.enter_async_context(self._watchdog_ctx())
+            await self._stack.enter_async_context(self._loop_monitor_ctx())
         except BaseException:
             await self._stack.aclose()
             raise
@@ -170,6 +177,43 @@ class EdgeApp:
         finally:
             await self._cancel_tasks("watchdog")
 
+    @asynccontextmanager
+    async def _loop_monitor_ctx(self) -> AsyncIterator[None]:
+        self._spawn("loop-monitor", self._measure_loop_lag)
+        try:
+            yield
+        finally:
+            await self._cancel_tasks("loop-monitor")
+
+    async def _measure_loop_lag(self) -> None:
+        """Keep ``loop_lag_s``: how late a 0.25 s sleep wakes up (a blocked loop is late)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            before = loop.time()
+            await asyncio.sleep(0.25)
+            self.loop_lag_s = max(0.0, loop.time() - before - 0.25)
+
+    def _count(self, lane_id: str, event: LaneEvent) -> None:
+        if event.code == "sale_completed":
+            self.metrics.sales.labels(lane_id).inc()
+            self.metrics.sales_fen.labels(lane_id).inc(event.data.get("total_fen", 0))
+        elif event.code == "sale_refused":
+            self.metrics.sales_refused.labels(lane_id).inc()
+
+    async def health(self) -> tuple[bool, dict[str, Any]]:
+        """Check the store takes a durable write and the loop is not stalled."""
+        checks: dict[str, Any] = {"loop_lag_s": round(self.loop_lag_s, 3)}
+        ok = self.loop_lag_s < 1.0
+        try:
+            await asyncio.wait_for(self.store.write(
+                lambda c: c.execute("INSERT OR REPLACE INTO meta VALUES ('healthz', ?)",
+                                    (str(time.time()),))), timeout=5)
+            checks["store"] = "writable"
+        except (EdgeError, TimeoutError) as err:
+            checks["store"] = str(err) or "timed out"
+            ok = False
+        return ok, checks
+
     # -- tasks --------------------------------------------------------------------------
 
     def _spawn(self, name: str, factory: Callable[[], Awaitable[None]]) -> None:
@@ -210,9 +254,13 @@ class EdgeApp:
                 _LOGGER.warning("Device %s has no lane; scan ignored", driver.device_id)
                 continue
             if isinstance(event, ScanData):
-                await self.handle_scan(lane, event.text, event.symbology, event.event_id)
+                result = await self.handle_scan(lane, event.text, event.symbology,
+                                                event.event_id)
             elif isinstance(event, ScanRejected):
-                await lane.handle_scan(RejectedScan("", event.reason), event.event_id)
+                result = await lane.handle_scan(RejectedScan("", event.reason), event.event_id)
+            else:
+                continue
+            self.metrics.scans.labels(driver.device_id, result.code).inc()
 
     async def handle_scan(
         self, lane: LaneSession, text: str, symbology: str | None, scan_id: str | None
@@ -254,6 +302,7 @@ class EdgeApp:
             + [{"device_id": d, "state": "error", "reason": r}
                for d, r in self.device_errors.items() if d not in self.devices],
             "started_at": self.started_at,
+            "loop_lag_s": round(self.loop_lag_s, 3),
         }
 
     def require_writable(self) -> None:

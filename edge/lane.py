@@ -10,7 +10,7 @@ import asyncio
 import datetime as dt
 import logging
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,6 +89,7 @@ class LaneSession:
         self.last_event: LaneEvent | None = None
         self.last_sale: CompletedSale | None = None
         self._listeners: set[asyncio.Queue[dict[str, Any]]] = set()
+        self._observers: list[Callable[[str, LaneEvent], None]] = []
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -121,6 +122,10 @@ class LaneSession:
 
     def unsubscribe(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
         self._listeners.discard(queue)
+
+    def observe(self, observer: Callable[[str, LaneEvent], None]) -> None:
+        """Call ``observer(lane_id, event)`` for every event (metrics, audit)."""
+        self._observers.append(observer)
 
     # -- scans --------------------------------------------------------------------------
 
@@ -331,6 +336,8 @@ class LaneSession:
 
     def _publish(self, event: LaneEvent) -> LaneEvent:
         self.last_event = event
+        for observer in self._observers:
+            observer(self.lane_id, event)
         if not event.ok:
             _LOGGER.info("Lane %s: %s (%s)", self.lane_id, event.message, event.code)
         if not self._listeners:

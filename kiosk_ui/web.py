@@ -16,6 +16,7 @@ from aiohttp import web
 
 from edge import __version__
 from edge.errors import EdgeError, LaneError, SaleRefused
+from edge.metrics import CONTENT_TYPE
 
 if TYPE_CHECKING:
     from edge.app import EdgeApp
@@ -35,6 +36,8 @@ def create_web_app(edge: EdgeApp) -> web.Application:
     app.router.add_post("/api/lanes/{lane}/cash", api_cash)
     app.router.add_post("/api/lanes/{lane}/void", api_void)
     app.router.add_get("/lane/{lane}", lane_page)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
     app.router.add_static("/static", str(resources.files("kiosk_ui").joinpath("static")))
     return app
 
@@ -105,6 +108,18 @@ async def api_void(request: web.Request) -> web.Response:
     request.app[EDGE_KEY].require_writable()
     event = await lane.void("voided from the lane page")
     return web.json_response({"result": event.code})
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """200 only when the store takes a durable write and the event loop keeps time."""
+    ok, checks = await request.app[EDGE_KEY].health()
+    return web.json_response({"ok": ok, **checks}, status=200 if ok else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    edge = request.app[EDGE_KEY]
+    edge.metrics.safe_mode.set(1 if edge.store.safe_mode else 0)
+    return web.Response(body=edge.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
 
 
 def _yuan(fen: int) -> str:

@@ -141,6 +141,7 @@ class Daemon:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                self.log.close()
                 raise RuntimeError(f"daemon exited with {self.proc.returncode}: {self.output()}")
             if url_file.exists():
                 self.url = url_file.read_text().strip()
@@ -150,6 +151,9 @@ class Daemon:
                 except OSError:
                     pass
             time.sleep(0.05)
+        self.proc.kill()
+        self.proc.wait()
+        self.log.close()
         raise RuntimeError(f"daemon did not start: {self.output()}")
 
     def output(self) -> str:

@@ -115,3 +115,37 @@ def test_scan_without_a_daemon_says_so(tmp_path: Path) -> None:
         cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 1
     assert "Is the daemon running" in result.stderr
+
+
+def test_healthz_and_metrics(daemon: Daemon) -> None:
+    health = daemon.get("/healthz")
+    assert health["ok"] is True and health["store"] == "writable"
+    daemon.cli("scan", WATER, "--lane", "1")
+    daemon.cli("scan", gtin13("690999999999"), "--lane", "1")
+    daemon.post("/api/lanes/1/cash", {"tendered_fen": 500})
+    import urllib.request  # noqa: PLC0415
+    with urllib.request.urlopen(daemon.url + "/metrics", timeout=10) as response:
+        text = response.read().decode()
+    assert 'storeedge_sales_total{lane="1"} 1.0' in text
+    assert 'storeedge_sales_fen_total{lane="1"} 200.0' in text
+    assert 'storeedge_scans_total{device="sim-1",outcome="item_added"} 1.0' in text
+    assert 'storeedge_scans_total{device="sim-1",outcome="item_not_found"} 1.0' in text
+    assert 'storeedge_device_state{device="sim-1",state="idle"} 1.0' in text
+
+
+def test_healthz_fails_while_the_database_is_locked(tmp_path: Path) -> None:
+    config = write_config(tmp_path, busy_timeout_ms=100)
+    daemon = Daemon(config, tmp_path / "state").start()
+    import sqlite3  # noqa: PLC0415
+    import urllib.error  # noqa: PLC0415
+    other = sqlite3.connect(tmp_path / "state" / "storeedge.db", isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(urllib.error.HTTPError) as err:
+            daemon.get("/healthz")
+        assert err.value.code == 503
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert daemon.get("/healthz")["ok"] is True
+    daemon.signal(signal.SIGTERM)

@@ -1,0 +1,67 @@
+"""Prometheus metrics of one daemon, on a registry of its own (no module-level state).
+
+prometheus-client does the text format and the metric types; chains scrape ``/metrics`` with
+the monitoring they already run.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from .app import EdgeApp
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+DEVICE_STATES = ("closed", "idle", "busy", "error")
+
+
+class EdgeMetrics:
+    """Counters the daemon bumps as things happen, plus gauges read at scrape time."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.sales = Counter("storeedge_sales", "Sales committed", ["lane"],
+                             registry=self.registry)
+        self.sales_fen = Counter("storeedge_sales_fen", "Sales total in fen", ["lane"],
+                                 registry=self.registry)
+        self.sales_refused = Counter("storeedge_sales_refused", "Sales refused (cart kept)",
+                                     ["lane"], registry=self.registry)
+        self.scans = Counter("storeedge_scans", "Scans by source device and outcome",
+                             ["device", "outcome"], registry=self.registry)
+        self.safe_mode = Gauge("storeedge_safe_mode", "1 when the database failed its check",
+                               registry=self.registry)
+
+    def bind(self, app: EdgeApp) -> None:
+        """Read device states and queue figures from ``app`` at every scrape."""
+        self.registry.register(_AppCollector(app))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class _AppCollector(Collector):
+    def __init__(self, app: EdgeApp) -> None:
+        self._app = app
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        states = GaugeMetricFamily("storeedge_device_state",
+                                   "1 for the state each device is in", labels=["device", "state"])
+        for status in self._app.device_statuses():
+            for state in DEVICE_STATES:
+                states.add_metric([status.device_id, state], float(status.state == state))
+        for device_id in self._app.device_errors:
+            if device_id not in self._app.devices:
+                for state in DEVICE_STATES:
+                    states.add_metric([device_id, state], float(state == "error"))
+        yield states
+        carts = GaugeMetricFamily("storeedge_open_cart_lines", "Lines in each lane's open cart",
+                                  labels=["lane"])
+        for lane_id, lane in self._app.lanes.items():
+            carts.add_metric([lane_id], float(len(lane.cart.lines)))
+        yield carts
