@@ -8,10 +8,12 @@ PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.storeedge-installed
 PIP_FLAGS := --disable-pip-version-check --no-input -q
 
-# Debian packages: zbar for pyzbar, headers and a compiler for evdev's C extension, and a small
-# CJK font so the pages show Chinese rather than empty boxes on a fresh machine.
-SYS_PKGS := libzbar0 gcc python3-dev linux-libc-dev fonts-wqy-microhei
-SYS_CHECK := /usr/include/linux/input.h /usr/bin/gcc /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+# Debian packages: zbar for pyzbar, headers and a compiler for evdev's C extension, a small CJK
+# font so pages show Chinese rather than empty boxes, and Chromium for the browser tests (driven
+# through Playwright; never `playwright install`, which downloads a browser).
+SYS_PKGS := libzbar0 gcc python3-dev linux-libc-dev fonts-wqy-microhei chromium
+SYS_CHECK := /usr/include/linux/input.h /usr/bin/gcc /usr/share/fonts/truetype/wqy/wqy-microhei.ttc \
+	/usr/bin/chromium
 
 .PHONY: demo test setup system lint bench constraints clean distclean help
 .DEFAULT_GOAL := help

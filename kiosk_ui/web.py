@@ -6,13 +6,15 @@ never touches SQL.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import html
 import json
 import logging
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 from edge import __version__
 from edge.errors import EdgeError, LaneError, SaleRefused
@@ -36,6 +38,7 @@ def create_web_app(edge: EdgeApp) -> web.Application:
     app.router.add_post("/api/lanes/{lane}/cash", api_cash)
     app.router.add_post("/api/lanes/{lane}/void", api_void)
     app.router.add_get("/lane/{lane}", lane_page)
+    app.router.add_get("/ws/lanes/{lane}", lane_socket)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_static("/static", str(resources.files("kiosk_ui").joinpath("static")))
@@ -110,6 +113,36 @@ async def api_void(request: web.Request) -> web.Response:
     return web.json_response({"result": event.code})
 
 
+async def lane_socket(request: web.Request) -> web.WebSocketResponse:
+    """Push the lane's state to a screen: once on connect, then after every change."""
+    lane = _lane(request)
+    ws = web.WebSocketResponse(heartbeat=10, max_msg_size=4096)
+    await ws.prepare(request)
+    updates = lane.subscribe()
+    try:
+        await ws.send_json(lane.snapshot())
+        receive = asyncio.ensure_future(ws.receive())
+        while not ws.closed:
+            change = asyncio.ensure_future(updates.get())
+            done, _ = await asyncio.wait({receive, change}, return_when=asyncio.FIRST_COMPLETED)
+            if change in done:
+                await ws.send_json(change.result())
+            else:
+                change.cancel()
+                message = receive.result()
+                if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED,
+                                    WSMsgType.ERROR):
+                    break
+                receive = asyncio.ensure_future(ws.receive())  # screens only listen
+        receive.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await receive
+    finally:
+        lane.unsubscribe(updates)
+        await ws.close()
+    return ws
+
+
 async def healthz(request: web.Request) -> web.Response:
     """200 only when the store takes a durable write and the event loop keeps time."""
     ok, checks = await request.app[EDGE_KEY].health()
@@ -167,6 +200,7 @@ async def lane_page(request: web.Request) -> web.Response:
 <link rel="stylesheet" href="/static/base.css"></head>
 <body data-lane="{html.escape(lane.lane_id)}">
 <h1>通道 Lane {html.escape(lane.lane_id)}</h1>
+<div id="member"></div>
 <div id="message" role="status"></div>
 <table id="cart"><thead><tr><th>商品 Item</th><th>数量 Qty</th><th>金额 Amount</th>
 <th>优惠 Discount</th></tr></thead><tbody></tbody></table>

@@ -1,4 +1,5 @@
-// Minimal live lane view: polls the lane's JSON and renders it as text (never as HTML).
+// Live lane view: the daemon pushes the lane's state over a WebSocket after every change.
+// Everything is rendered as text (never as HTML), so a product named <script> shows as text.
 const lane = document.body.dataset.lane;
 const yuan = (fen) => `¥${Math.floor(fen / 100)}.${String(fen % 100).padStart(2, "0")}`;
 
@@ -12,6 +13,7 @@ function render(state) {
   const body = document.querySelector("#cart tbody");
   body.replaceChildren(...state.lines.map((line) => {
     const tr = document.createElement("tr");
+    tr.dataset.product = line.product_id;
     const qty = line.weight_g ? `${(line.weight_g / 1000).toFixed(3)} kg` : String(line.qty);
     tr.append(cell(line.name), cell(qty), cell(yuan(line.base_fen)),
               cell(line.discount_fen ? `-${yuan(line.discount_fen)}` : ""));
@@ -22,20 +24,24 @@ function render(state) {
     li.textContent = `${d.label}: -${yuan(d.amount_fen)}`;
     return li;
   }));
+  document.querySelector("#member").textContent = state.member ? `会员 ${state.member.name}` : "";
   document.querySelector("#total").textContent = yuan(state.total_fen);
   const message = document.querySelector("#message");
   const event = state.last_event;
   message.textContent = event ? event.message : "";
   message.className = event && !event.ok ? "error" : "";
+  document.body.dataset.scan = event && event.scan_id ? event.scan_id : "";
 }
 
-async function poll() {
-  try {
-    const response = await fetch(`/api/lanes/${encodeURIComponent(lane)}`);
-    if (response.ok) render(await response.json());
-  } catch (err) {
-    document.querySelector("#message").textContent = "连接中断 / reconnecting…";
-  }
-  setTimeout(poll, 500);
+function connect(delay) {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const socket = new WebSocket(`${scheme}://${location.host}/ws/lanes/${encodeURIComponent(lane)}`);
+  socket.onopen = () => { document.body.dataset.live = "yes"; delay = 250; };
+  socket.onmessage = (msg) => render(JSON.parse(msg.data));
+  socket.onclose = () => {
+    document.body.dataset.live = "no";
+    document.querySelector("#message").textContent = "连接中断，正在重连… / reconnecting…";
+    setTimeout(() => connect(Math.min(delay * 2, 5000)), delay);
+  };
 }
-poll();
+connect(250);
