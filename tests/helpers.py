@@ -160,18 +160,26 @@ class Daemon:
         return (self.state_dir.parent / "daemon.log").read_text("utf-8", "replace")
 
     def get(self, path: str) -> Any:
-        with urllib.request.urlopen(self.url + path, timeout=10) as response:
-            return json.load(response)
+        status, body = self.request("GET", path)
+        assert status == 200, f"GET {path}: {status} {body}"
+        return body
 
     def post(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
-        request = urllib.request.Request(
-            self.url + path, data=json.dumps(body).encode(), method="POST",
-            headers={"Content-Type": "application/json"})
+        return self.request("POST", path, body)
+
+    def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        """Return (status, JSON body) for any status; the connection is always closed."""
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 return response.status, json.load(response)
         except urllib.error.HTTPError as err:
-            return err.code, json.load(err)
+            # An HTTPError holds the open response; closing it here keeps the socket from
+            # leaking into a later test as a ResourceWarning.
+            with err:
+                return err.code, json.load(err)
 
     def signal(self, sig: signal.Signals) -> int:
         assert self.proc is not None
