@@ -124,12 +124,25 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return EXIT_FAIL if failed else EXIT_OK
 
 
+BACKUP_GLOB = "storeedge-*.db"
+
+
 def cmd_backup(args: argparse.Namespace) -> int:
     config = _load(args)
     source, dest = config.paths.database, args.dest
     if not source.exists():
         print(f"No database at {source}", file=sys.stderr)
         return EXIT_FAIL
+    into_folder = dest.is_dir() or str(args.dest).endswith("/")
+    if args.keep is not None and not into_folder:
+        print("--keep needs a folder as the destination (end it with /)", file=sys.stderr)
+        return EXIT_USAGE
+    if into_folder:
+        stamp = time.strftime("storeedge-%Y%m%d-%H%M%S")
+        dest = dest / f"{stamp}.db"
+        n = 1
+        while dest.exists():  # two runs in one second
+            dest, n = dest.with_name(f"{stamp}-{n}.db"), n + 1
     if dest.exists() and not args.force:
         print(f"{dest} exists; use --force to overwrite", file=sys.stderr)
         return EXIT_FAIL
@@ -156,6 +169,12 @@ def cmd_backup(args: argparse.Namespace) -> int:
     os.replace(tmp, dest)
     print(f"Backed up {source} to {dest} ({dest.stat().st_size // 1024} KiB, {sales} sales, "
           "integrity ok)")
+    if args.keep is not None:
+        # Only our own timestamped files, oldest first; the new one is always kept.
+        ours = sorted(dest.parent.glob(BACKUP_GLOB), key=lambda f: (f.stat().st_mtime, f.name))
+        for old in ours[:-max(args.keep, 1)]:
+            old.unlink()
+            print(f"Removed old backup {old}")
     return EXIT_OK
 
 
@@ -238,6 +257,8 @@ def _plugin(module: str) -> tuple[Callable[[argparse.ArgumentParser], None],
 PLUGINS = {
     "decode": ("drivers.decode_tool", "decode barcodes in image files as the cameras would"),
     "face": ("edge.face.cli", "enrol, identify and compare faces (store IT tools)"),
+    "install-systemd": ("edge.install", "install the systemd units, udev rules, users and a "
+                        "config (make install)"),
 }
 
 
@@ -265,8 +286,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("backup", help="copy the live database to a file (safe while running)")
-    p.add_argument("dest", type=Path, help="backup file to write")
+    p.add_argument("dest", type=Path, help="backup file to write, or a folder (ending in /) "
+                   "to write a timestamped storeedge-YYYYmmdd-HHMMSS.db into")
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
+    p.add_argument("--keep", type=int, default=None, metavar="N",
+                   help="with a folder: keep only the N newest backups there")
     _config_arg(p)
     p.set_defaults(func=cmd_backup)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sqlite3
 import subprocess
 import sys
@@ -102,6 +103,34 @@ def test_backup_of_a_database(tmp_path: Path) -> None:
     copy = sqlite3.connect(tmp_path / "b.db")
     assert copy.execute("SELECT count(*) FROM sales").fetchone() == (2,)
     copy.close()
+
+
+def test_nightly_backup_into_a_folder_keeps_the_newest(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    db = tmp_path / "state" / "storeedge.db"
+    db.parent.mkdir(parents=True)
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE sales (id TEXT)")
+    conn.close()
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    unrelated = folder / "notes.txt"
+    unrelated.write_text("store IT's own file")
+    for day in range(1, 5):  # four older nightly backups
+        old = folder / f"storeedge-2026010{day}-033000.db"
+        old.write_bytes(b"old")
+        os.utime(old, (1_760_000_000 + day, 1_760_000_000 + day))
+    for _ in range(2):  # two runs in the same second must not collide
+        result = storeedge("backup", f"{folder}/", "--keep", "3", "--config", str(config))
+        assert result.returncode == 0, result.stderr
+    kept = sorted(p.name for p in folder.iterdir())
+    assert len(kept) == 4 and "notes.txt" in kept
+    assert "storeedge-20260104-033000.db" in kept  # the newest old one
+    assert sum(1 for k in kept if k.startswith("storeedge-2026010")) == 1
+    assert "Removed old backup" in result.stdout
+
+    result = storeedge("backup", str(tmp_path / "one.db"), "--keep", "3", "--config", str(config))
+    assert result.returncode == 2 and "folder" in result.stderr
 
 
 def test_version() -> None:
