@@ -15,7 +15,13 @@ SYS_PKGS := libzbar0 gcc python3-dev linux-libc-dev fonts-wqy-microhei chromium
 SYS_CHECK := /usr/include/linux/input.h /usr/bin/gcc /usr/share/fonts/truetype/wqy/wqy-microhei.ttc \
 	/usr/bin/chromium
 
-.PHONY: demo test setup system lint bench constraints clean distclean help
+# `make install` points the units at this checkout's .venv; clone into /opt/storeedge on an
+# appliance. Packaging stages the files with DESTDIR=... PREFIX=/where/it/will/live.
+PREFIX ?= $(CURDIR)
+DESTDIR ?=
+INSTALL_ARGS = $(if $(DESTDIR),--destdir $(DESTDIR))
+
+.PHONY: demo test setup system lint bench install uninstall constraints clean distclean help
 .DEFAULT_GOAL := help
 
 help:
@@ -23,6 +29,8 @@ help:
 	@echo "make test   - set up and run the whole test suite"
 	@echo "make lint   - ruff and mypy (strict)"
 	@echo "make bench  - run the benchmarks"
+	@echo "make install   - install the systemd units, udev rules, users and a config (root)"
+	@echo "make uninstall - remove them again; the config, database and backups stay"
 
 demo: setup
 	$(VENV)/bin/storeedge demo
@@ -69,6 +77,12 @@ lint: setup
 
 bench: setup
 	$(PY) -m benchmarks.sale_commit
+
+install: setup
+	$(VENV)/bin/storeedge install-systemd --prefix $(PREFIX) $(INSTALL_ARGS)
+
+uninstall: setup
+	$(VENV)/bin/storeedge install-systemd --uninstall $(INSTALL_ARGS)
 
 # Re-pin after changing setup.cfg's ranges: resolve fresh in a scratch venv, then freeze.
 constraints:
