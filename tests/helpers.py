@@ -50,6 +50,9 @@ busy_timeout_ms = {busy_timeout_ms}
 host = "127.0.0.1"
 port = 0
 
+[console]
+port = 0
+
 [demo]
 seed = true
 
