@@ -259,6 +259,7 @@ PLUGINS = {
     "face": ("edge.face.cli", "enrol, identify and compare faces (store IT tools)"),
     "install-systemd": ("edge.install", "install the systemd units, udev rules, users and a "
                         "config (make install)"),
+    "user": ("edge.users_cli", "add, reset, disable and list console users (store IT)"),
 }
 
 
