@@ -38,10 +38,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--role", required=True, choices=[r.value for r in Role])
     p.add_argument("--password-stdin", action="store_true",
                    help="read the password as one line from stdin (for scripts)")
-    p = sub.add_parser("passwd", help="set a new password; ends the user's sessions", parents=[common])
+    p = sub.add_parser("passwd", help="set a new password; ends the user's sessions",
+                       parents=[common])
     p.add_argument("name")
     p.add_argument("--password-stdin", action="store_true")
-    p = sub.add_parser("pin", help="set a supervisor's PIN (asks for it), or --clear it", parents=[common])
+    p = sub.add_parser("pin", help="set a supervisor's PIN (asks for it), or --clear it",
+                       parents=[common])
     p.add_argument("name")
     p.add_argument("--pin-stdin", action="store_true")
     p.add_argument("--clear", action="store_true", help="remove the PIN")

@@ -52,6 +52,7 @@ port = 0
 
 [console]
 port = 0
+{console}
 
 [demo]
 seed = true
@@ -73,10 +74,13 @@ socket = "{{run_dir}}/s1.sock"
 """
 
 
-def write_config(tmp_path: Path, *, busy_timeout_ms: int = 200, extra: str = "") -> Path:
+def write_config(tmp_path: Path, *, busy_timeout_ms: int = 200, extra: str = "",
+                 console: str = "") -> Path:
+    """Write a test config; ``console`` holds extra lines for its [console] table."""
     path = tmp_path / "storeedge.toml"
     path.write_text(
-        CONFIG_TEMPLATE.format(state_dir=tmp_path / "state", busy_timeout_ms=busy_timeout_ms)
+        CONFIG_TEMPLATE.format(state_dir=tmp_path / "state", busy_timeout_ms=busy_timeout_ms,
+                               console=console)
         + extra,
         "utf-8",
     )

@@ -13,6 +13,7 @@ from ..errors import ApiError
 from ..schema import Schema, Str, read_json
 from ..security import client_address
 from .context import console
+from .shell import setup_needed
 
 _LOGGER = logging.getLogger(__name__)
 NAME = Str(64)
@@ -24,10 +25,9 @@ CHANGE_PASSWORD: Schema = {"current": PASSWORD, "new": PASSWORD}
 
 async def api_session(request: web.Request) -> web.Response:
     """Say whether setup is needed and who is signed in (with the CSRF token for scripts)."""
-    state = console(request)
     session = current_session(request)
     return web.json_response({
-        "setup_required": state.setup.active,
+        "setup_required": await setup_needed(request),
         "user": session.user.as_dict() if session else None,
         "csrf": session.csrf_token if session else None,
     })

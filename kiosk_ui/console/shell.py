@@ -63,8 +63,16 @@ def _main(title_key: str, title: str) -> Html:
               el("div", {"id": "app", "aria-live": "polite"}))
 
 
+async def setup_needed(request: web.Request) -> bool:
+    """Return whether first-run setup is still open (a user made from the shell closes it)."""
+    state = console(request)
+    if state.setup.active and await state.users.count() > 0:
+        state.setup.retire()
+    return state.setup.active
+
+
 async def root(request: web.Request) -> web.Response:
-    if console(request).setup.active:
+    if await setup_needed(request):
         return _redirect(f"{PREFIX}/setup")
     return _redirect(f"{PREFIX}/dashboard" if current_session(request) else f"{PREFIX}/login")
 
@@ -78,7 +86,7 @@ def _safe_next(value: str) -> str:
 
 
 async def login_page(request: web.Request) -> web.Response:
-    if console(request).setup.active:
+    if await setup_needed(request):
         return _redirect(f"{PREFIX}/setup")
     return _shell(request, "login", t(request, "login.title"),
                   _main("login.title", t(request, "login.title")), header=_public_header(request),
@@ -86,7 +94,7 @@ async def login_page(request: web.Request) -> web.Response:
 
 
 async def setup_page(request: web.Request) -> web.Response:
-    if not console(request).setup.active:
+    if not await setup_needed(request):
         return _redirect(f"{PREFIX}/login")
     return _shell(request, "setup", t(request, "setup.title"),
                   _main("setup.title", t(request, "setup.title")), header=_public_header(request))
