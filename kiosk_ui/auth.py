@@ -69,7 +69,8 @@ def add_routes(app: web.Application, routes: Iterable[Route]) -> None:
 def add_static(app: web.Application, prefix: str, folder: Path) -> None:
     """Serve ``folder`` under ``prefix`` to anyone (assets hold no data)."""
     app.router.add_static(prefix, folder, follow_symlinks=False, show_index=False)
-    app.setdefault(ACCESS_KEY, {})[("GET", prefix)] = PUBLIC
+    table = app.setdefault(ACCESS_KEY, {})
+    table[("GET", prefix)] = table[("HEAD", prefix)] = PUBLIC
 
 
 def route_key(request: web.Request) -> tuple[str, str] | None:
@@ -77,8 +78,7 @@ def route_key(request: web.Request) -> tuple[str, str] | None:
     info = request.match_info
     if info.http_exception is not None or info.route.resource is None:
         return None
-    method = "GET" if request.method == "HEAD" else request.method
-    return method, info.route.resource.canonical
+    return info.route.method, info.route.resource.canonical
 
 
 def current_session(request: web.Request) -> Session | None:

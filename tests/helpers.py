@@ -6,6 +6,7 @@ import contextlib
 import errno
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -51,7 +52,6 @@ host = "127.0.0.1"
 port = 0
 
 [console]
-port = 0
 {console}
 
 [demo]
@@ -79,8 +79,10 @@ def write_config(tmp_path: Path, *, busy_timeout_ms: int = 200, extra: str = "",
     """Write a test config; ``console`` holds extra lines for its [console] table."""
     path = tmp_path / "storeedge.toml"
     path.write_text(
-        CONFIG_TEMPLATE.format(state_dir=tmp_path / "state", busy_timeout_ms=busy_timeout_ms,
-                               console=console)
+        CONFIG_TEMPLATE.format(
+            state_dir=tmp_path / "state", busy_timeout_ms=busy_timeout_ms,
+            # The console listens on a free port unless a test names one.
+            console=console if re.search(r"^port\s*=", console, re.M) else "port = 0\n" + console)
         + extra,
         "utf-8",
     )

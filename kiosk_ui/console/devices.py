@@ -12,6 +12,7 @@ from drivers.base import TestResult
 from edge.diagnostics import plain
 
 from ..errors import ApiError
+from ..schema import read_json
 from .context import audit, console
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ async def api_devices(request: web.Request) -> web.Response:
 
 
 async def api_test_device(request: web.Request) -> web.Response:
+    await read_json(request, {})
     state = console(request)
     device_id = request.match_info["device"]
     if device_id not in {d.id for d in state.edge.config.devices}:
