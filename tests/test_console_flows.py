@@ -9,8 +9,6 @@ import socket
 import sqlite3
 import ssl
 import stat
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -20,11 +18,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from edge.audit import recent_audit, record_audit
+from edge.audit import recent_audit
 from edge.seed import gtin13
-from edge.store import Store
 from kiosk_ui.console.site import tls_context
 from tests.browser import FAST_HASHING, console_client, running_edge, setup_code
+from tests.console_parts import Consent, DeadLetters, FaceConsents, letters
 from tests.helpers import MEMBER_CODE, MILK, write_config
 
 EVIL = "<img src=x onerror=alert(1)><script>alert(2)</script>"
@@ -147,75 +145,6 @@ async def test_users_api_creates_changes_and_keeps_an_admin(tmp_path: Path) -> N
             assert status == 404
         actions = [e.action for e in await recent_audit(edge.store, target="user:li")]
         assert actions == ["user.disabled", "auth.login", "user.created"]
-
-
-@dataclass(frozen=True)
-class Letter:
-    event_id: str
-    seq: int
-    type: str
-    reason: str
-    failed_at: str
-    attempts: int
-
-
-class DeadLetters:
-    """What the sync part will hand over: its dead-letter table, here in memory + audit."""
-
-    def __init__(self, store: Store, letters: list[Letter]) -> None:
-        self.store = store
-        self.letters = {letter.event_id: letter for letter in letters}
-
-    async def list_dead_letters(self, *, limit: int = 100,
-                                before_seq: int | None = None) -> Sequence[Letter]:
-        rows = sorted(self.letters.values(), key=lambda d: -d.seq)
-        return [d for d in rows if before_seq is None or d.seq < before_seq][:limit]
-
-    async def retry_dead_letter(self, event_id: str, *, actor: str) -> bool:
-        if self.letters.pop(event_id, None) is None:
-            return False
-        await self.store.write(lambda c: record_audit(c, actor, "sync.dead_letter_retried",
-                                                      f"event:{event_id}"))
-        return True
-
-    async def retry_all_dead_letters(self, *, actor: str) -> int:
-        count = len(self.letters)
-        for event_id in list(self.letters):
-            await self.retry_dead_letter(event_id, actor=actor)
-        return count
-
-
-@dataclass(frozen=True)
-class Consent:
-    member_id: str
-    version: str
-    scope: str
-    recorded_at: str
-    device: str | None
-    templates: int
-
-
-class FaceConsents:
-    """What the face part will hand over, here in memory + audit."""
-
-    def __init__(self, store: Store, consents: list[Consent]) -> None:
-        self.store = store
-        self.consents = {c.member_id: c for c in consents}
-
-    async def list_consents(self) -> Sequence[Consent]:
-        return list(self.consents.values())
-
-    async def delete_member_face_data(self, member_id: str, actor: str) -> bool:
-        if self.consents.pop(member_id, None) is None:
-            return False
-        await self.store.write(lambda c: record_audit(c, actor, "face.data_deleted",
-                                                      f"member:{member_id}"))
-        return True
-
-
-def letters() -> list[Letter]:
-    return [Letter(f"T01:lane-pc-1:{seq}", seq, "sale.completed", "unknown product P999",
-                   "2026-05-01T10:00:00.000+00:00", 3) for seq in (7, 8, 9)]
 
 
 async def test_dead_letters_and_face_consents_through_their_protocols(tmp_path: Path) -> None:

@@ -11,6 +11,10 @@ function card(title, ...body) {
   return h("section", { class: "card" }, h("h2", {}, title), body);
 }
 
+function wideCard(title, ...body) {
+  return h("section", { class: "card full" }, h("h2", {}, title), body);
+}
+
 function figure(label, value, id) {
   return h("div", { class: "figure" }, h("span", { class: "label" }, label),
     h("span", { class: "value", id }, value));
@@ -46,7 +50,7 @@ function todayCard(view) {
       t("dash.today_error", { reason: view.today_error || "" })));
   }
   const rate = today.digitisation_pct == null ? "–" : `${today.digitisation_pct}%`;
-  return card(t("dash.today"),
+  return wideCard(t("dash.today"),
     h("div", { class: "figures" },
       figure(t("dash.sales_count"), String(today.sales), "today-sales"),
       figure(t("dash.sales_amount"), yuan(today.amount_fen), "today-amount"),

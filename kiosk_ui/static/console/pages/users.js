@@ -56,7 +56,7 @@ export async function mount(root) {
 
   function actions(user) {
     const roleOptions = roles.map((r) => [r, t(`role.${r}`)]);
-    return h("td", { class: "actions" },
+    return h("td", {}, h("div", { class: "row-actions" },
       h("button", { type: "button", onclick: async () => {
         const values = await ask({ title: `${t("users.reset_password")}: ${user.name}`,
           fields: [{ name: "password", label: t("users.new_password"), type: "password",
@@ -79,7 +79,7 @@ export async function mount(root) {
       } }, t("users.change_role")),
       h("button", { type: "button", class: user.disabled ? "" : "danger",
         onclick: () => act("disabled", { disabled: !user.disabled }, user.name) },
-      t(user.disabled ? "users.enable" : "users.disable")));
+      t(user.disabled ? "users.enable" : "users.disable"))));
   }
 
   function render() {
