@@ -57,6 +57,7 @@ def render_page(
         el("meta", {"name": "viewport", "content": "width=device-width, initial-scale=1"}),
         *(el("meta", {"name": name, "content": value}) for name, value in (meta or {}).items()),
         el("title", None, title),
+        el("link", {"rel": "icon", "href": "data:,"}),  # no favicon request to answer 404
         *(el("link", {"rel": "stylesheet", "href": f"{static}/{s}"}) for s in styles),
         *(el("script", {"type": "module", "src": f"{static}/{s}"}) for s in scripts),
     )

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from edge.app import EdgeApp
 from edge.sessions import Sessions
@@ -42,13 +43,18 @@ async def edge(tmp_path: Path) -> AsyncIterator[EdgeApp]:
         yield app
 
 
-def console_routes(edge: EdgeApp, tmp_path: Path) -> list[Route]:
-    """Return (method, path, least role) of every route of the app the daemon serves."""
+def build_console_app(edge: EdgeApp, tmp_path: Path) -> web.Application:
+    """Return a console app exactly as the daemon builds it (not yet serving)."""
     state = ConsoleState(edge=edge, config=edge.config.console, users=edge.users,
                          sessions=Sessions(edge.store, edge.config.console.sessions),
                          setup=SetupCode(tmp_path),
                          dashboard=Feed("d", functools.partial(compute_dashboard, edge), 5))
-    app = create_console_app(state)
+    return create_console_app(state)
+
+
+def console_routes(edge: EdgeApp, tmp_path: Path) -> list[Route]:
+    """Return (method, path, least role) of every route of the app the daemon serves."""
+    app = build_console_app(edge, tmp_path)
     table = app[ACCESS_KEY]
     routes: list[Route] = []
     for route in app.router.routes():
@@ -215,3 +221,24 @@ async def test_pages_and_errors_carry_the_hardening_headers(edge: EdgeApp) -> No
             assert headers["X-Content-Type-Options"] == "nosniff"
             assert headers["Cache-Control"] == "no-store"
         assert "找不到页面" in body and "Traceback" not in body  # a friendly page, in zh-CN
+
+
+async def test_a_route_added_outside_the_table_is_refused(edge: EdgeApp, tmp_path: Path) -> None:
+    app = build_console_app(edge, tmp_path)
+
+    async def unlisted(_request: web.Request) -> web.Response:
+        return web.json_response({"leaked": True})
+
+    app.router.add_get("/console/api/unlisted", unlisted)  # bypassing add_routes
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        port = runner.addresses[0][1]
+        async with signed_in(f"http://127.0.0.1:{port}", "admin") as admin:
+            status, body = await admin.request("GET", "/console/api/unlisted")
+            assert status == 403 and body["code"] == "not_in_table"
+            assert (await admin.get("/console/api/session"))["user"]["name"] == "admin"
+    finally:
+        await runner.cleanup()

@@ -272,3 +272,43 @@ async def test_dead_letter_retry_face_data_delete_and_a_supervisors_view(
         await context.close()
         audit = [e.action for e in await recent_audit(edge.store, limit=10)]
         assert "face.data_deleted" in audit and "sync.dead_letter_retried" in audit
+
+
+def damage_table(db: Path, table: str) -> None:
+    """Scribble over one table's root page, as a failing disk would."""
+    conn = sqlite3.connect(db)
+    root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (table,)).fetchone()
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    conn.close()
+    raw = bytearray(db.read_bytes())
+    offset = (root[0] - 1) * page_size
+    raw[offset: offset + 300] = b"\xff" * 300
+    db.write_bytes(bytes(raw))
+
+
+async def test_in_safe_mode_store_it_can_still_sign_in_and_sees_why(
+    tmp_path: Path, chromium: Browser
+) -> None:
+    config = write_config(tmp_path, console=FAST_HASHING)
+    async with running_edge(config) as edge:
+        await edge.users.create("admin", "it_admin", "admin password", actor="test")
+    damage_table(tmp_path / "state" / "storeedge.db", "counters")
+    async with running_edge(config) as edge:
+        assert edge.store.safe_mode and edge.console_url is not None
+        context = await chromium.new_context(viewport={"width": 1280, "height": 900})
+        page = await context.new_page()
+        watch = PageWatch(page)
+        await page.goto(edge.console_url + "/console/login")
+        await ready(page)
+        await page.fill("input[name=name]", "admin")
+        await page.fill("input[name=password]", "admin password")
+        await page.press("input[name=password]", "Enter")
+        await page.wait_for_url("**/console/dashboard")
+        banner = page.locator("#banner")
+        await expect(banner).to_be_visible()
+        assert "安全模式" in await banner.inner_text()
+        await screenshot(page, "console-safe-mode")
+        await nav(page, "diagnostics")
+        assert "ok" not in await page.locator("#integrity").inner_text()
+        watch.assert_clean()
+        await context.close()
