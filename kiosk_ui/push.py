@@ -53,6 +53,9 @@ async def push_socket(request: web.Request, source: AsyncIterator[Any], *,
                     payload = item.result()
                 except StopAsyncIteration:
                     break
+                except Exception:  # the source failed: log it, close this socket cleanly
+                    _LOGGER.exception("Live source of %s failed", request.path)
+                    break
                 await ws.send_json(payload)
                 item = asyncio.ensure_future(anext(source))
             if receive in done:

@@ -293,3 +293,26 @@ async def test_a_console_that_cannot_listen_leaves_the_store_selling(tmp_path: P
         log = (tmp_path / "state" / "log" / "storeedge.log")
         assert not log.exists() or "Traceback" not in log.read_text()
 
+
+
+async def test_allowed_hosts_and_trusted_origins(tmp_path: Path) -> None:
+    config = write_config(tmp_path, console=FAST_HASHING + 'allowed_hosts = ["console.store.lan"]\n'
+                          'trusted_origins = ["https://proxy.store.lan"]\n')
+    async with running_edge(config) as edge:
+        await edge.users.create("admin", "it_admin", "admin password", actor="test")
+        assert edge.console_url is not None
+        port = edge.console_url.rsplit(":", 1)[1]
+        async with console_client(edge.console_url) as client:
+            # A name that resolves to the appliance but is not its own: DNS rebinding.
+            status, body = await client.request("GET", "/console/api/session")
+            assert status == 400 and body["code"] == "host"
+            host = {"Host": f"console.store.lan:{port}"}
+            status, body = await client.request("POST", "/console/api/login", json={
+                "name": "admin", "password": "admin password"}, origin=False,
+                headers={**host, "Origin": "https://proxy.store.lan"})
+            assert status == 200, body
+            client.csrf = body["csrf"]
+            status, body = await client.request("POST", "/console/api/logout", json={},
+                                                origin=False, headers={
+                                                    **host, "Origin": "https://other.lan"})
+            assert status == 403 and body["code"] == "origin"
