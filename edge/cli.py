@@ -87,9 +87,11 @@ def _print_banner(app: Any) -> None:
         return
     lanes = "\n".join(f"    {app.http_url}/lane/{lane.id}   {lane.name} ({lane.kind})"
                       for lane in app.config.lanes)
+    console = f"{app.console_url}/console" if app.console_url else "not running (see the log)"
     print(f"""
 StoreEdge demo is running: store {app.config.store.id}, database {app.config.paths.database}
   Status page:  {app.http_url}/
+  IT console:   {console}   (first run: the setup code is in the log above)
   Lanes:
 {lanes}
   Try it (in another terminal):
