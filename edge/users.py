@@ -12,6 +12,7 @@ import enum
 import hashlib
 import logging
 import sqlite3
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -148,7 +149,7 @@ class Users:
         self._hasher = argon2.PasswordHasher(time_cost=params.time_cost,
                                              memory_cost=params.memory_kib,
                                              parallelism=params.parallelism)
-        self.limiter = LoginLimiter(policy or LoginPolicy(), *(() if clock is None else (clock,)))
+        self.limiter = LoginLimiter(policy or LoginPolicy(), clock or time.monotonic)
         self._hashing = asyncio.Semaphore(MAX_CONCURRENT_HASHES)
         self._dummy_hash: str | None = None
 

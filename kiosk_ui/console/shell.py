@@ -60,7 +60,7 @@ def _shell(request: web.Request, page: str, title: str, main: Html, *,
 def _main(title_key: str, title: str) -> Html:
     return el("main", {"id": "main", "tabindex": "-1"},
               el("h1", {"data-i18n": title_key}, title),
-              el("div", {"id": "app", "aria-live": "polite"}))
+              el("div", {"id": "app"}))  # live regions are the pages' status lines
 
 
 async def setup_needed(request: web.Request) -> bool:
