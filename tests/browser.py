@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -147,8 +148,15 @@ async def console_client(url: str) -> AsyncIterator[ConsoleClient]:
         yield ConsoleClient(session, url)
 
 
-def console_url(state_dir: Path) -> str:
-    return (state_dir / "run" / "console-url").read_text("utf-8").strip()
+def console_url(state_dir: Path, timeout: float = 30.0) -> str:
+    """Return the URL a daemon's console wrote (it starts just after the kiosk site)."""
+    path = state_dir / "run" / "console-url"
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the console never wrote {path}")
+        time.sleep(0.05)
+    return path.read_text("utf-8").strip()
 
 
 def setup_code(state_dir: Path) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -93,7 +94,9 @@ async def console_site(edge: EdgeApp) -> AsyncIterator[str | None]:
         port = sockets[0].getsockname()[1] if sockets else config.port
         url = config.local_url(port)
         url_file.parent.mkdir(parents=True, exist_ok=True)
-        url_file.write_text(url + "\n", "utf-8")
+        partial = url_file.with_name(URL_FILE + ".partial")
+        partial.write_text(url + "\n", "utf-8")
+        os.replace(partial, url_file)  # a reader never sees half a URL
         for lane in edge.lanes.values():
             lane.observe(lambda _lane, _event: state.dashboard.poke())
         await _first_run(state, url)
