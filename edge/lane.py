@@ -7,6 +7,7 @@ sees an error and the cart stays as it was, on screen and on disk.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import logging
 import sqlite3
@@ -118,6 +119,7 @@ class LaneSession:
         self._observers: list[Callable[[str, LaneEvent], None]] = []
         self._payments = payments
         self.payment: PaymentRecord | None = None
+        self._payment_scan_id: str | None = None
         """The wallet payment running for this cart; the cart cannot change meanwhile."""
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -168,6 +170,8 @@ class LaneSession:
             except LaneError as err:
                 event = LaneEvent("refused", str(err), ok=False)
             event = LaneEvent(event.code, event.message, event.ok, scan_id, event.data, event.at)
+            if event.code == "payment_started":
+                self._payment_scan_id = scan_id  # its later events answer the same scan
             self._publish(event)
             return event
 
@@ -376,7 +380,7 @@ class LaneSession:
     def resume_payment(self, record: PaymentRecord) -> None:
         """Lock the cart for a payment a restart left unfinished, and let it run."""
         assert self._payments is not None
-        self.payment = record
+        self.payment, self._payment_scan_id = record, None
         self._payments.resume(record, self)
         self._publish(_payment_event("payment_checking", "checking", data=record.view()))
 
@@ -393,7 +397,7 @@ class LaneSession:
         self.payment = record
         reason = {"payment_waiting_user": "waiting_user", "payment_saving": "in_doubt"}.get(
             code, "checking")
-        self._publish(_payment_event(code, reason, data=record.view()))
+        self._publish_payment(_payment_event(code, reason, data=record.view()))
 
     async def settle_payment(self, record: PaymentRecord, transaction_id: str) -> PaymentRecord:
         """Commit the sale with the wallet tender and the payment's paid state, atomically."""
@@ -424,13 +428,17 @@ class LaneSession:
         view = record.view()
         if record.state == "paid":
             sale = self.last_sale
-            self._publish(_payment_event("payment_succeeded", "paid", data={
-                **view, "receipt_no": sale.receipt_no if sale else None}))
+            event = _payment_event("payment_succeeded", "paid", data={
+                **view, "receipt_no": sale.receipt_no if sale else None})
         elif record.state == "in_doubt":
-            self._publish(_payment_event("payment_in_doubt", "in_doubt", ok=False, data=view))
+            event = _payment_event("payment_in_doubt", "in_doubt", ok=False, data=view)
         else:
-            self._publish(_payment_event("payment_failed", record.reason or "declined",
-                                         ok=False, data=view))
+            event = _payment_event("payment_failed", record.reason or "declined", ok=False,
+                                   data=view)
+        self._publish_payment(event)
+
+    def _publish_payment(self, event: LaneEvent) -> LaneEvent:
+        return self._publish(dataclasses.replace(event, scan_id=self._payment_scan_id))
 
     def _paying_refusal(self, scan: RoutedScan) -> LaneEvent | None:
         """While a wallet payment runs, every scan but line noise is refused, cart intact."""

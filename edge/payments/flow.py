@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..errors import StoreError
+from ..errors import StoreError, StoreUnavailable
 from ..store import Store
 from .base import (
     Closed,
@@ -204,12 +204,23 @@ class PaymentRun:
     async def _advance(self, state: str, *, reason: str | None = None,
                        error: str | None = None, query: bool = False,
                        reversal: bool = False) -> PaymentRecord:
-        """Persist the next state durably; it is written before the call it announces."""
-        payment_id = self.record.id
-        self.record = await self._store.write(lambda conn: advance(
-            conn, payment_id, state, reason=reason, error=error, query=query,
-            reversal=reversal))
-        return self.record
+        """Persist the next state durably; it is written before the call it announces.
+
+        A locked database or a full disk makes the payment wait here rather than act on a
+        step it could not record.
+        """
+        payment_id, delay = self.record.id, self._timing.reverse_interval_s
+        while True:
+            try:
+                self.record = await self._store.write(lambda conn: advance(
+                    conn, payment_id, state, reason=reason, error=error, query=query,
+                    reversal=reversal))
+                return self.record
+            except StoreUnavailable as err:
+                _LOGGER.error("Payment %s: cannot save step %s (%s); waiting %.1fs",
+                              payment_id, state, err, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._timing.in_doubt_retry_max_s)
 
     async def _wait(self, seconds: float) -> bool:
         """Sleep ``seconds``; return True early if someone asked to cancel."""
