@@ -6,6 +6,10 @@ import asyncio
 import dataclasses
 import functools
 import json
+import signal
+import subprocess
+import sys
+import time
 import urllib.request
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -28,7 +32,7 @@ from edge.sales import OutboxIdentity
 from edge.scan_router import route
 from edge.seed import seed_demo
 from edge.store import Store
-from tests.helpers import MILK, WATER
+from tests.helpers import MILK, ROOT, WATER
 
 RULES = load_config(None).scan
 WECHAT_KEY = "192006250b4c09247ec02edce69f6a2d"
@@ -162,3 +166,71 @@ def http_json(url: str, body: dict[str, Any] | None = None) -> Any:
 
 def script(**kwargs: Any) -> Script:
     return dataclasses.replace(Script(), **kwargs)
+
+
+class SimProcess:
+    """The WeChat Pay simulator as its own process, outliving the daemons it serves."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.url = ""
+
+    def __enter__(self) -> SimProcess:
+        key_file = self.folder / "sim" / "wechat_api_key"
+        write_private_file(key_file, WECHAT_KEY.encode())
+        url_file = self.folder / "sim" / "url"
+        self.log = (self.folder / "sim" / "log").open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "edge.payments.sim", "wechat", "--key-file", str(key_file),
+             "--url-file", str(url_file), "--appid", APPID, "--mch-id", MCH_ID],
+            cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + HANG_S
+        while not url_file.exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.__exit__()
+                raise RuntimeError("the simulator did not start")
+            time.sleep(0.05)
+        self.url = url_file.read_text().strip()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=HANG_S)
+        self.log.close()
+
+    def script(self, code: str, **script_fields: Any) -> None:
+        http_json(self.url + "/_sim/script", {"auth_code": code, **script_fields})
+
+    def orders(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = http_json(self.url + "/_sim/orders")
+        return result
+
+
+def daemon_payments_toml(sim_url: str, state_dir: Path, **timing: int) -> str:
+    """The [payments] tables of a daemon config paying against ``sim_url``."""
+    write_private_file(state_dir / "keys" / "wechat_api_key", WECHAT_KEY.encode())
+    numbers = "\n".join(f"{k} = {v}" for k, v in timing.items())
+    return f"""
+[payments]
+{numbers}
+
+[payments.wechat]
+enabled = true
+base_url = "{sim_url}"
+appid = "{APPID}"
+mch_id = "{MCH_ID}"
+key_file = "keys/wechat_api_key"
+"""
+
+
+def wait_for(check: Callable[[], Any], what: str) -> Any:
+    """Poll ``check`` until it returns something true; the bound only stops a hang."""
+    deadline = time.monotonic() + HANG_S
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
