@@ -59,12 +59,27 @@ def test_a_payment_code_scanned_at_the_daemon_pays_and_the_scan_command_says_so(
         state = wait_for(lambda: lane(daemon)["last_sale"], "the sale")
         assert state["total_fen"] == 6500 and lane(daemon)["payment"] is None
         assert daemon.get("/api/status")["payments"]["providers"] == ["wechat"]
+
+        # The next shopper hesitates; the attendant cancels from the lane's API.
+        daemon.cli("scan", WATER, "--lane", "1")
+        sim.script(wechat_code(9), outcome="userpaying", queries=10_000)
+        daemon.cli("scan", wechat_code(9), "--lane", "1")
+        wait_for(lambda: (lane(daemon)["payment"] or {}).get("state") == "waiting_user",
+                 "the shopper's phone")
+        status, body = daemon.post("/api/lanes/1/payment/cancel", {})
+        assert status == 200 and body["result"] == "payment_cancelling"
+        wait_for(lambda: lane(daemon)["payment"] is None, "the reversal")
+        assert lane(daemon)["last_event"]["data"]["reason"] == "cancelled"
+        assert [ln["name"] for ln in lane(daemon)["lines"]] == ["农夫山泉 550ml"]
+        status, body = daemon.post("/api/lanes/1/payment/cancel", {})
+        assert status == 409 and "no payment" in body["error"]
     finally:
         daemon.signal(signal.SIGTERM)
-    (order,) = sim.orders()
-    assert order["charged_fen"] == 6500 and order["pay_calls"] == 1
+    paid, cancelled = sim.orders()
+    assert paid["charged_fen"] == 6500 and paid["pay_calls"] == 1
+    assert cancelled["state"] == "REVERSED" and cancelled["charged_fen"] == 0
     (tender,) = db_rows(tmp_path, "SELECT kind, reference FROM tenders")
-    assert tuple(tender) == ("wechat", order["transaction_id"])
+    assert tuple(tender) == ("wechat", paid["transaction_id"])
     assert wechat_code(1) not in daemon.output()  # the log shows only the masked code
 
 

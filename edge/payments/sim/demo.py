@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -29,6 +30,12 @@ DEMO_APPID, DEMO_MCH_ID, DEMO_ALIPAY_APP_ID = "wxd930ea5d5a258f4f", "10000100", 
 class DemoPayments:
     settings: PaymentsConfig
     urls: dict[str, str]
+
+
+def demo_codes() -> tuple[str, str]:
+    """A fresh WeChat and Alipay payment code; ending in 9 keeps them off the scripted rules."""
+    digits = "".join(secrets.choice("0123456789") for _ in range(15))
+    return f"13{digits}9", f"28{digits}9"
 
 
 def ensure_demo_keys(folder: Path) -> None:
