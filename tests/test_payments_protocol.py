@@ -12,7 +12,10 @@ from hypothesis import strategies as st
 
 from edge.payments.alipay import (
     fen_to_yuan,
+    read_cancel,
     read_node,
+    read_pay,
+    read_query,
     rsa2_sign,
     rsa2_verify,
     signing_string,
@@ -29,7 +32,14 @@ from edge.payments.base import (
     SignatureMismatch,
     UserPaying,
 )
-from edge.payments.wechatpay import parse_xml, read_micropay, sign_v2, to_xml
+from edge.payments.wechatpay import (
+    parse_xml,
+    read_micropay,
+    read_orderquery,
+    read_reverse,
+    sign_v2,
+    to_xml,
+)
 from tests.payments_support import keys
 
 # The signing example of the WeChat Pay v2 docs (签名算法, "举例").
@@ -153,6 +163,52 @@ def test_fuzz_micropay_answers_end_in_an_answer_or_a_payment_error(
         assert signed and fields["result_code"] == "SUCCESS"
         assert fields["out_trade_no"] == ORDER.out_trade_no and answer.amount_fen == 6700
     assert isinstance(answer, Paid | UserPaying | Declined)
+
+
+@FUZZ
+@given(_ANSWER_FIELDS)
+def test_fuzz_query_and_reverse_answers_end_in_an_answer_or_a_payment_error(
+    fields: dict[str, str]
+) -> None:
+    signed = {**fields, "sign": sign_v2(fields, DOC_KEY)}
+    try:
+        body = to_xml(signed)
+    except ValueError:
+        return
+    for read in (lambda: read_orderquery(body, DOC_KEY, "HMAC-SHA256",
+                                         out_trade_no=ORDER.out_trade_no, amount_fen=6700),
+                 lambda: read_reverse(body, DOC_KEY, "HMAC-SHA256")):
+        with contextlib.suppress(PaymentError):
+            read()
+
+
+_ALIPAY_FIELDS = st.dictionaries(
+    st.sampled_from(["code", "msg", "sub_code", "trade_no", "out_trade_no", "total_amount",
+                     "trade_status", "retry_flag", "action"]),
+    st.one_of(st.sampled_from(["10000", "10003", "20000", "40004", "ACQ.TRADE_NOT_EXIST",
+                               "ACQ.SYSTEM_ERROR", "TRADE_SUCCESS", "WAIT_BUYER_PAY",
+                               "TRADE_CLOSED", "Y", "N", "67.00", "0.01", "1e3",
+                               ORDER.out_trade_no]),
+              st.text(max_size=20)),
+    max_size=9)
+
+
+@FUZZ
+@given(_ALIPAY_FIELDS)
+def test_fuzz_alipay_readers_end_in_an_answer_or_a_payment_error(
+    fields: dict[str, str]
+) -> None:
+    fields = {"code": "10000", **fields}
+    for read in (lambda: read_pay(fields, ORDER),
+                 lambda: read_query(fields, ORDER.out_trade_no, 6700),
+                 lambda: read_cancel(fields)):
+        try:
+            answer = read()
+        except PaymentError:
+            continue
+        if isinstance(answer, Paid):  # only this order, at this amount
+            assert fields["out_trade_no"] == ORDER.out_trade_no
+            assert fields["total_amount"] == "67.00"
 
 
 def test_an_unsigned_or_wrongly_signed_success_is_never_believed() -> None:

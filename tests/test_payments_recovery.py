@@ -92,3 +92,27 @@ async def test_a_payment_saved_but_never_sent_fails_without_touching_the_provide
         finally:
             await again.service.aclose()
 
+
+
+async def test_an_in_doubt_payment_found_at_boot_is_reversed_without_locking_the_lane(
+    tmp_path: Path
+) -> None:
+    async with pay_env(tmp_path, poll_limit=1) as env:
+        await env.fill_cart()
+        # Five "call again" answers: three in the first round, then the daemon stops.
+        env.wechat.script(wechat_code(6), Script("userpaying", queries=1000, recalls=5))
+        await env.scan(wechat_code(6))
+        assert (await env.finished()).code == "payment_in_doubt"
+        again = await restart(env, tmp_path)
+        try:
+            assert again.lane.payment is None  # the cart is usable while it resolves
+            for _ in range(200):
+                if await env.one("SELECT state FROM payments") == "reversed":
+                    break
+                await asyncio.sleep(0.02)
+            (sim_order,) = env.wechat.book.orders.values()
+            assert sim_order.state == "REVERSED" and sim_order.charged_fen == 0
+            await again.scan(wechat_code(7))
+            assert (await again.finished()).code == "payment_succeeded"
+        finally:
+            await again.service.aclose()
