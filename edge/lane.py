@@ -119,8 +119,8 @@ class LaneSession:
         self._observers: list[Callable[[str, LaneEvent], None]] = []
         self._payments = payments
         self.payment: PaymentRecord | None = None
-        self._payment_scan_id: str | None = None
         """The wallet payment running for this cart; the cart cannot change meanwhile."""
+        self._payment_scan_id: str | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
 
