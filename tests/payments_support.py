@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -234,3 +234,15 @@ def wait_for(check: Callable[[], Any], what: str) -> Any:
             return result
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+async def eventually(check: Callable[[], Awaitable[bool]]) -> None:
+    """Await until ``check()`` is true; the bound only stops a hang."""
+    async with asyncio.timeout(HANG_S):
+        while not await check():  # noqa: ASYNC110 - the state is in the database, no event
+            await asyncio.sleep(0.02)
+
+
+async def is_state(env: PayEnv, state: str) -> bool:
+    """Whether the (only) payment row is in ``state``."""
+    return bool(await env.one("SELECT state FROM payments") == state)

@@ -52,7 +52,7 @@ def test_a_payment_code_scanned_at_the_daemon_pays_and_the_scan_command_says_so(
 ) -> None:
     daemon = start_daemon(tmp_path, sim, poll_limit=10)
     try:
-        daemon.cli("scan", MILK, "--lane", "1")
+        daemon.cli("scan", MILK, "--lane", "1", "--timeout", "30")
         result = daemon.cli("scan", wechat_code(1), "--lane", "1")
         assert result.returncode == 0, result.stdout + result.stderr
         assert "payment_" in result.stdout
@@ -61,7 +61,7 @@ def test_a_payment_code_scanned_at_the_daemon_pays_and_the_scan_command_says_so(
         assert daemon.get("/api/status")["payments"]["providers"] == ["wechat"]
 
         # The next shopper hesitates; the attendant cancels from the lane's API.
-        daemon.cli("scan", WATER, "--lane", "1")
+        daemon.cli("scan", WATER, "--lane", "1", "--timeout", "30")
         sim.script(wechat_code(9), outcome="userpaying", queries=10_000)
         daemon.cli("scan", wechat_code(9), "--lane", "1")
         wait_for(lambda: (lane(daemon)["payment"] or {}).get("state") == "waiting_user",
@@ -87,10 +87,10 @@ def kill_while_the_shopper_confirms(tmp_path: Path, sim: SimProcess, code: str,
                                     **timing: int) -> dict[str, Any]:
     """Fill the cart, scan ``code``, SIGKILL once micropay answered and a query was asked."""
     first = start_daemon(tmp_path, sim, **timing)
-    first.cli("scan", MILK, "--lane", "1")
-    first.cli("scan", WATER, "--lane", "1")
+    first.cli("scan", MILK, "--lane", "1", "--timeout", "30")
+    first.cli("scan", WATER, "--lane", "1", "--timeout", "30")
     before = lane(first)
-    first.cli("scan", code, "--lane", "1")
+    first.cli("scan", code, "--lane", "1", "--timeout", "30")
     wait_for(lambda: sim.orders() and sim.orders()[0]["query_calls"] >= 1, "a first query")
     assert lane(first)["payment"]["state"] == "waiting_user"
     assert first.signal(signal.SIGKILL) == -signal.SIGKILL
@@ -103,7 +103,7 @@ def test_sigkill_between_micropay_and_query_then_restart_settles_once(
     tmp_path: Path, sim: SimProcess
 ) -> None:
     code = wechat_code(2)
-    sim.script(code, outcome="userpaying", queries=8)
+    sim.script(code, outcome="userpaying", queries=20)  # 4 s of "paying": room for the kill
     before = kill_while_the_shopper_confirms(tmp_path, sim, code, poll_limit=100)
 
     second = start_daemon(tmp_path, sim, poll_limit=100)
@@ -139,7 +139,8 @@ def test_sigkill_while_paying_then_restart_reverses_when_it_stays_unknown(
         after = lane(second)
         assert after["cart_id"] == before["cart_id"] and after["lines"] == before["lines"]
         assert after["last_event"]["code"] == "payment_failed"
-        result = second.cli("scan", WATER, "--lane", "1")  # the cart is free again
+        # The cart is free again.
+        result = second.cli("scan", WATER, "--lane", "1", "--timeout", "30")
         assert result.returncode == 0, result.stdout
     finally:
         second.signal(signal.SIGTERM)

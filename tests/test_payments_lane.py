@@ -12,7 +12,7 @@ import pytest
 from edge.errors import LaneError
 from edge.payments.sim.common import Script
 from tests.helpers import CHIPS, WATER
-from tests.payments_support import PayEnv, alipay_code, pay_env, wechat_code
+from tests.payments_support import PayEnv, alipay_code, eventually, is_state, pay_env, wechat_code
 
 WALLETS = ["wechat", "alipay"]
 
@@ -248,11 +248,7 @@ async def test_a_reversal_that_keeps_failing_is_in_doubt_then_resolved_in_the_ba
         assert refused.code == "payment_unresolved" and not refused.ok
         # ... and the background keeps reversing it until it is.
         (sim_order,) = env.wechat.book.orders.values()
-        for _ in range(200):
-            if await env.one("SELECT state FROM payments") == "reversed":
-                break
-            await asyncio.sleep(0.02)
-        assert await env.one("SELECT state FROM payments") == "reversed"
+        await eventually(lambda: is_state(env, "reversed"))
         assert sim_order.state == "REVERSED"
         await env.scan(wechat_code(17))
         assert (await env.finished()).code == "payment_succeeded"

@@ -6,7 +6,6 @@ recover). The SIGKILL of a real daemon is in test_payments_daemon.py.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from edge.catalog import Catalog
@@ -14,7 +13,14 @@ from edge.lane import LaneSession
 from edge.payments.service import PaymentService
 from edge.payments.sim.common import Script
 from edge.sales import OutboxIdentity
-from tests.payments_support import PayEnv, pay_env, payments_config, wechat_code
+from tests.payments_support import (
+    PayEnv,
+    eventually,
+    is_state,
+    pay_env,
+    payments_config,
+    wechat_code,
+)
 
 
 async def restart(env: PayEnv, tmp_path: Path, *, with_lane: bool = True) -> PayEnv:
@@ -61,10 +67,7 @@ async def test_a_payment_whose_cart_is_gone_is_reversed_never_settled(tmp_path: 
         await env.until({"payment_waiting_user"})
         again = await restart(env, tmp_path, with_lane=False)
         try:
-            for _ in range(200):
-                if await env.one("SELECT state FROM payments") == "reversed":
-                    break
-                await asyncio.sleep(0.02)
+            await eventually(lambda: is_state(env, "reversed"))
             (sim_order,) = env.wechat.book.orders.values()
             assert sim_order.state == "REVERSED" and sim_order.charged_fen > 0
             assert sim_order.refunded_fen == sim_order.charged_fen
@@ -106,10 +109,7 @@ async def test_an_in_doubt_payment_found_at_boot_is_reversed_without_locking_the
         again = await restart(env, tmp_path)
         try:
             assert again.lane.payment is None  # the cart is usable while it resolves
-            for _ in range(200):
-                if await env.one("SELECT state FROM payments") == "reversed":
-                    break
-                await asyncio.sleep(0.02)
+            await eventually(lambda: is_state(env, "reversed"))
             (sim_order,) = env.wechat.book.orders.values()
             assert sim_order.state == "REVERSED" and sim_order.charged_fen == 0
             await again.scan(wechat_code(7))
