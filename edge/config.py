@@ -13,6 +13,7 @@ from drivers.base import DeviceConfig, DeviceConfigError
 from drivers.registry import DRIVERS
 
 from .errors import ConfigError
+from .payments.config import PaymentsConfig
 from .scan_router import ScanRules
 
 EMBEDDED = "<embedded default>"
@@ -76,6 +77,7 @@ class Config:
     lanes: tuple[LaneConfig, ...]
     devices: tuple[DeviceConfig, ...]
     demo: DemoConfig
+    payments: PaymentsConfig
 
     def lane(self, lane_id: str) -> LaneConfig | None:
         return next((lane for lane in self.lanes if lane.id == lane_id), None)
@@ -110,7 +112,7 @@ def load_config(path: Path | None = None) -> Config:
 
 def _build(data: Mapping[str, Any], source: str, base: Path) -> Config:
     _only(data, "", {"store", "paths", "database", "http", "scan", "loyalty", "lanes", "devices",
-                     "demo"})
+                     "demo", "payments"})
     store = _table(data, "store")
     _only(store, "store", {"id", "name", "device_id", "timezone"})
     paths = _table(data, "paths")
@@ -163,6 +165,7 @@ def _build(data: Mapping[str, Any], source: str, base: Path) -> Config:
         lanes=lanes,
         devices=devices,
         demo=DemoConfig(seed=_get(demo, "demo", "seed", bool, False)),
+        payments=PaymentsConfig.from_mapping(_table(data, "payments"), state_dir),
     )
 
 

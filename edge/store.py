@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import re
 import sqlite3
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -137,21 +139,28 @@ class Store:
 
     async def _checkpoint_loop(self) -> None:
         """Copy the WAL into the main file every interval, off the writer's path."""
-        conn = await asyncio.to_thread(
+        # One thread owns this connection. Cancelling an awaited checkpoint does not stop it,
+        # and closing the connection under a running statement crashes the process; on its
+        # own thread the close simply waits its turn.
+        loop = asyncio.get_running_loop()
+        worker = ThreadPoolExecutor(1, thread_name_prefix="wal-checkpoint")
+        conn = await loop.run_in_executor(worker, functools.partial(
             sqlite3.connect, self.path, timeout=self.busy_timeout_ms / 1000,
-            check_same_thread=False, isolation_level=None)
+            check_same_thread=False, isolation_level=None))
         try:
             while True:
                 await asyncio.sleep(self.checkpoint_interval_s)
                 try:
-                    await asyncio.to_thread(_checkpoint, conn)
+                    await loop.run_in_executor(worker, _checkpoint, conn)
                 except sqlite3.Error as err:
                     self.checkpoint_failures += 1
                     if self.checkpoint_failures in (1, 10) or self.checkpoint_failures % 100 == 0:
                         _LOGGER.warning("WAL checkpoint failed (%d times): %s",
                                         self.checkpoint_failures, err)
         finally:
-            conn.close()
+            closed = worker.submit(conn.close)
+            worker.shutdown(wait=False)
+            await asyncio.shield(asyncio.wrap_future(closed))
 
     async def _run(self, fn: Callable[..., _T], *args: Any) -> _T:
         """Call ``fn(sqlite3_connection, *args)`` on the connection's own thread.
