@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
 import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -187,9 +188,12 @@ class EdgeApp:
             host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
             self.http_url = f"http://{host}:{port}"
             # Tools (`storeedge scan`, tests) find a daemon that bound port 0 through this file.
+            # Written whole or not at all: a reader never sees it half-written.
             url_file = self.config.paths.run_dir / "http-url"
             url_file.parent.mkdir(parents=True, exist_ok=True)
-            url_file.write_text(self.http_url + "\n", "utf-8")
+            partial = url_file.with_name("http-url.partial")
+            partial.write_text(self.http_url + "\n", "utf-8")
+            os.replace(partial, url_file)
             yield
         finally:
             (self.config.paths.run_dir / "http-url").unlink(missing_ok=True)
