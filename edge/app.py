@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
 import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -22,6 +23,7 @@ from .config import Config
 from .errors import EdgeError, SafeModeError
 from .lane import LaneEvent, LaneSession
 from .metrics import EdgeMetrics
+from .payments.service import PaymentService
 from .ports import DeadLetterQueue, FaceConsentRegistry
 from .sales import OutboxIdentity
 from .scan_router import RejectedScan, route
@@ -36,7 +38,10 @@ _LOGGER = logging.getLogger(__name__)
 class EdgeApp:
     """The daemon: one object holding the store, the lanes, the devices and the web server."""
 
-    def __init__(self, config: Config, *, notifier: Notifier | None = None) -> None:
+    def __init__(
+        self, config: Config, *, notifier: Notifier | None = None,
+        simulate_payments: bool = False,
+    ) -> None:
         self.config = config
         self.notifier = notifier or Notifier()
         self.store = Store(config.paths.database,
@@ -44,9 +49,14 @@ class EdgeApp:
                            checkpoint_interval_s=config.database.checkpoint_interval_ms / 1000)
         self.catalog = Catalog(self.store)
         identity = OutboxIdentity(config.store.id, config.store.device_id)
+        # Payment codes are online-only: the sync part provides the real state as `online`.
+        self.payments = PaymentService(self.store, online=lambda: True)
+        self.simulate_payments = simulate_payments
+        self.payment_simulators: dict[str, str] = {}
         self.lanes = {
             lane.id: LaneSession(lane.id, self.store, self.catalog, identity,
-                                 fen_per_point=config.loyalty.fen_per_point)
+                                 fen_per_point=config.loyalty.fen_per_point,
+                                 payments=self.payments)
             for lane in config.lanes
         }
         self.devices: dict[str, Driver] = {}
@@ -75,6 +85,7 @@ class EdgeApp:
         try:
             await self._stack.enter_async_context(self._store_ctx())
             await self._stack.enter_async_context(self._lanes_ctx())
+            await self._stack.enter_async_context(self._payments_ctx())
             await self._stack.enter_async_context(self._devices_ctx())
             await self._stack.enter_async_context(self._web_ctx())
             await self._stack.enter_async_context(self._console_ctx())
@@ -130,6 +141,24 @@ class EdgeApp:
         yield
 
     @asynccontextmanager
+    async def _payments_ctx(self) -> AsyncIterator[None]:
+        """Open the wallet clients, then resume what a restart interrupted (before any scan)."""
+        async with AsyncExitStack() as stack:
+            settings = self.config.payments
+            if self.simulate_payments:
+                from .payments.sim.demo import run_simulators  # noqa: PLC0415 - demo only
+
+                demo = await stack.enter_async_context(
+                    run_simulators(settings, self.config.paths.state_dir / "payments-demo"))
+                settings, self.payment_simulators = demo.settings, demo.urls
+            stack.push_async_callback(self.payments.aclose)
+            await self.payments.open(settings, device_id=self.config.store.device_id,
+                                     description=self.config.store.name)
+            if not self.store.safe_mode:
+                await self.payments.recover(self.lanes)
+            yield
+
+    @asynccontextmanager
     async def _devices_ctx(self) -> AsyncIterator[None]:
         try:
             for device_config in self.config.devices:
@@ -168,9 +197,12 @@ class EdgeApp:
             host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
             self.http_url = f"http://{host}:{port}"
             # Tools (`storeedge scan`, tests) find a daemon that bound port 0 through this file.
+            # Written whole or not at all: a reader never sees it half-written.
             url_file = self.config.paths.run_dir / "http-url"
             url_file.parent.mkdir(parents=True, exist_ok=True)
-            url_file.write_text(self.http_url + "\n", "utf-8")
+            partial = url_file.with_name("http-url.partial")
+            partial.write_text(self.http_url + "\n", "utf-8")
+            os.replace(partial, url_file)
             yield
         finally:
             (self.config.paths.run_dir / "http-url").unlink(missing_ok=True)
@@ -323,6 +355,7 @@ class EdgeApp:
                for d, r in self.device_errors.items() if d not in self.devices],
             "started_at": self.started_at,
             "loop_lag_s": round(self.loop_lag_s, 3),
+            "payments": self.payments.status(),
         }
 
     def require_writable(self) -> None:

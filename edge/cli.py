@@ -60,14 +60,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     config = load_config(None)
-    return _serve(config, args.verbose, banner=True)
+    return _serve(config, args.verbose, banner=True, simulate_payments=True)
 
 
-def _serve(config: Config, verbose: bool, *, banner: bool) -> int:
+def _serve(config: Config, verbose: bool, *, banner: bool, simulate_payments: bool = False) -> int:
     from .app import EdgeApp  # noqa: PLC0415 - keeps `storeedge --help` fast
 
     setup_logging(config, verbose)
-    app = EdgeApp(config)
+    app = EdgeApp(config, simulate_payments=simulate_payments)
 
     async def main() -> None:
         if banner:
@@ -99,8 +99,21 @@ StoreEdge demo is running: store {app.config.store.id}, database {app.config.pat
     .venv/bin/storeedge scan 2210001012805 --lane 1     # apples ¥12.80, price-embedded scale label
     .venv/bin/storeedge scan MC10000001 --lane 1        # member 张伟: member prices apply
     curl -s -XPOST {app.http_url}/api/lanes/1/cash -d '{{"tendered_fen": 10000}}'
-  Ctrl-C stops it.
+{_payment_banner(app)}  Ctrl-C stops it.
 """, flush=True)
+
+
+def _payment_banner(app: Any) -> str:
+    """Fresh payment codes for this run (each code pays once), or nothing without simulators."""
+    if not app.payment_simulators:
+        return ""
+    from .payments.sim.demo import demo_codes  # noqa: PLC0415
+
+    wechat, alipay = demo_codes()
+    return (f"    .venv/bin/storeedge scan {wechat} --lane 1   # WeChat payment code\n"
+            f"    .venv/bin/storeedge scan {alipay} --lane 1   # Alipay payment code\n"
+            "    (simulated wallets, no real money; codes ending 0001 make the shopper confirm "
+            "on the phone, 0002 have no balance: see docs/payments.md)\n")
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -261,6 +274,7 @@ PLUGINS = {
     "face": ("edge.face.cli", "enrol, identify and compare faces (store IT tools)"),
     "install-systemd": ("edge.install", "install the systemd units, udev rules, users and a "
                         "config (make install)"),
+    "payments": ("edge.payments.cli", "check the wallet providers, list recent payments"),
     "user": ("edge.users_cli", "add, reset, disable and list console users (store IT)"),
 }
 

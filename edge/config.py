@@ -14,6 +14,7 @@ from drivers.registry import DRIVERS
 from kiosk_ui.console.config import ConsoleConfig
 
 from .errors import ConfigError
+from .payments.config import PaymentsConfig
 from .scan_router import ScanRules
 
 EMBEDDED = "<embedded default>"
@@ -77,6 +78,7 @@ class Config:
     lanes: tuple[LaneConfig, ...]
     devices: tuple[DeviceConfig, ...]
     demo: DemoConfig
+    payments: PaymentsConfig
     console: ConsoleConfig
 
     def lane(self, lane_id: str) -> LaneConfig | None:
@@ -112,7 +114,7 @@ def load_config(path: Path | None = None) -> Config:
 
 def _build(data: Mapping[str, Any], source: str, base: Path) -> Config:
     _only(data, "", {"store", "paths", "database", "http", "scan", "loyalty", "lanes", "devices",
-                     "demo", "console"})
+                     "demo", "payments", "console"})
     store = _table(data, "store")
     _only(store, "store", {"id", "name", "device_id", "timezone"})
     paths = _table(data, "paths")
@@ -165,6 +167,7 @@ def _build(data: Mapping[str, Any], source: str, base: Path) -> Config:
         lanes=lanes,
         devices=devices,
         demo=DemoConfig(seed=_get(demo, "demo", "seed", bool, False)),
+        payments=PaymentsConfig.from_mapping(_table(data, "payments"), state_dir),
         console=ConsoleConfig.from_mapping(_table(data, "console"), base),
     )
 

@@ -7,6 +7,7 @@ sees an error and the cart stays as it was, on screen and on disk.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import logging
 import sqlite3
@@ -17,8 +18,20 @@ from typing import Any
 from .cart import Cart, CartLine, new_id, utc_now
 from .catalog import Catalog, Member
 from .errors import LaneError, SaleRefused, StoreError
+from .payments.flow import SettleRefused
+from .payments.messages import both, shopper_text
+from .payments.records import PaymentRecord, advance
+from .payments.service import PaymentRefused, PaymentService
 from .pricing import PricedCart, price_cart
-from .sales import CompletedSale, OutboxIdentity, Tender, append_outbox, plan_sale, write_sale
+from .sales import (
+    CompletedSale,
+    OutboxIdentity,
+    SalePlan,
+    Tender,
+    append_outbox,
+    plan_sale,
+    write_sale,
+)
 from .scan_router import (
     BadgeScan,
     CouponCodeScan,
@@ -35,6 +48,10 @@ from .scan_router import (
 from .store import Store
 
 _LOGGER = logging.getLogger(__name__)
+# Why a payment was not started -> the event code screens know.
+_PAYMENT_REFUSALS = {"offline": "payment_offline", "code_used": "payment_code_used",
+                     "not_enabled": "payment_unavailable", "in_progress": "payment_in_progress",
+                     "unresolved": "payment_unresolved"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +74,15 @@ def mask(code: str) -> str:
     return code if len(code) <= 6 else f"{code[:2]}{'*' * (len(code) - 6)}{code[-4:]}"
 
 
+def _payment_event(
+    code: str, reason: str, *, ok: bool = True, data: dict[str, Any] | None = None
+) -> LaneEvent:
+    """A payment event for screens: the message in Chinese then English, both in ``data``."""
+    zh, en = shopper_text(reason)
+    return LaneEvent(code, f"{zh} / {en}", ok,
+                     data={**(data or {}), "reason": reason, "zh": zh, "en": en})
+
+
 def _save_cart(conn: sqlite3.Connection, cart: Cart) -> None:
     conn.execute(
         "INSERT INTO open_carts (lane, cart_id, state, updated_at) VALUES (?, ?, ?, ?)"
@@ -77,6 +103,7 @@ class LaneSession:
         identity: OutboxIdentity,
         *,
         fen_per_point: int = 100,
+        payments: PaymentService | None = None,
     ) -> None:
         self.lane_id = lane_id
         self._store = store
@@ -90,6 +117,10 @@ class LaneSession:
         self.last_sale: CompletedSale | None = None
         self._listeners: set[asyncio.Queue[dict[str, Any]]] = set()
         self._observers: list[Callable[[str, LaneEvent], None]] = []
+        self._payments = payments
+        self.payment: PaymentRecord | None = None
+        """The wallet payment running for this cart; the cart cannot change meanwhile."""
+        self._payment_scan_id: str | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -133,12 +164,14 @@ class LaneSession:
         """Apply one routed scan to the cart and return what happened."""
         async with self._lock:
             try:
-                event = await self._dispatch(scan)
+                event = self._paying_refusal(scan) or await self._dispatch(scan)
             except StoreError as err:
                 event = LaneEvent("store_error", str(err), ok=False)
             except LaneError as err:
                 event = LaneEvent("refused", str(err), ok=False)
             event = LaneEvent(event.code, event.message, event.ok, scan_id, event.data, event.at)
+            if event.code == "payment_started":
+                self._payment_scan_id = scan_id  # its later events answer the same scan
             self._publish(event)
             return event
 
@@ -169,8 +202,7 @@ class LaneSession:
                     return LaneEvent("payment_cart_empty", "scan items before paying", False,
                                      data={"provider": provider})
                 _LOGGER.info("Lane %s: %s payment code %s", self.lane_id, provider, mask(code))
-                return LaneEvent("payment_unavailable", f"{provider} payment is not enabled "
-                                 "at this lane", False, data={"provider": provider})
+                return await self._start_payment(provider, code)
             case CouponCodeScan() | GuideCodeScan() | BadgeScan() | ExitTokenScan():
                 kind = type(scan).__name__.removesuffix("Scan").lower()
                 return LaneEvent("not_supported", f"{kind} codes are not handled at this lane",
@@ -198,6 +230,7 @@ class LaneSession:
     async def set_member(self, member: Member | None) -> LaneEvent:
         """Attach a member (prices re-evaluated at once) or detach with None."""
         async with self._lock:
+            self._refuse_while_paying()
             return self._publish(await self._set_member(member))
 
     async def _set_member(self, member: Member | None) -> LaneEvent:
@@ -209,6 +242,7 @@ class LaneSession:
 
     async def set_quantity(self, line_id: str, qty: int) -> LaneEvent:
         async with self._lock:
+            self._refuse_while_paying()
             try:
                 cart = self.cart.with_quantity(line_id, qty)
             except KeyError:
@@ -218,6 +252,7 @@ class LaneSession:
 
     async def remove_line(self, line_id: str) -> LaneEvent:
         async with self._lock:
+            self._refuse_while_paying()
             try:
                 cart = self.cart.without_line(line_id)
             except KeyError:
@@ -228,6 +263,7 @@ class LaneSession:
     async def void(self, reason: str = "voided") -> LaneEvent:
         """Throw the whole cart away, leaving an audit event for the CRM."""
         async with self._lock:
+            self._refuse_while_paying()
             old, fresh = self.cart, Cart.open(self.lane_id)
             if old.empty:
                 raise LaneError("the cart is already empty")
@@ -246,6 +282,7 @@ class LaneSession:
     async def suspend(self) -> str:
         """Park the cart for later; return the id to resume it with."""
         async with self._lock:
+            self._refuse_while_paying()
             old, fresh = self.cart, Cart.open(self.lane_id)
             if old.empty:
                 raise LaneError("nothing to suspend")
@@ -265,6 +302,7 @@ class LaneSession:
 
     async def resume(self, suspended_id: str) -> LaneEvent:
         async with self._lock:
+            self._refuse_while_paying()
             if not self.cart.empty:
                 raise LaneError("finish or suspend the current cart first")
             row = await self._store.fetchone(
@@ -289,6 +327,7 @@ class LaneSession:
     async def complete(self, tenders: Sequence[Tender]) -> CompletedSale:
         """Commit the sale in one transaction; on any failure the cart is left intact."""
         async with self._lock:
+            self._refuse_while_paying()
             cart, priced = self.cart, self.priced
             try:
                 plan = plan_sale(cart, priced, tenders, fen_per_point=self._fen_per_point)
@@ -297,22 +336,119 @@ class LaneSession:
             except (SaleRefused, StoreError) as err:
                 self._publish(LaneEvent("sale_refused", str(err), ok=False))
                 raise SaleRefused(str(err)) from err
-            sale = CompletedSale(
-                plan.sale_id, self.lane_id, receipt_no, plan.total_fen, plan.paid_fen,
-                plan.change_fen, plan.member_id,
-                plan.total_fen // self._fen_per_point if plan.member_id else 0, seq,
-                plan.created_at)
-            self.cart, self.last_sale = Cart.open(self.lane_id), sale
-            self.priced = PricedCart((), (), 0, 0, 0)
-            _LOGGER.info("Lane %s: sale %s receipt %d total %d fen", self.lane_id,
-                         sale.sale_id, receipt_no, sale.total_fen)
-            self._publish(LaneEvent("sale_completed", f"receipt {receipt_no}", data={
-                "sale_id": sale.sale_id, "receipt_no": receipt_no, "total_fen": sale.total_fen,
-                "change_fen": sale.change_fen, "points_earned": sale.points_earned}))
-            return sale
+            return self._sale_committed(plan, receipt_no, seq)
+
+    def _sale_committed(self, plan: SalePlan, receipt_no: int, seq: int) -> CompletedSale:
+        """Adopt a fresh cart after a committed sale and announce it."""
+        sale = CompletedSale(
+            plan.sale_id, self.lane_id, receipt_no, plan.total_fen, plan.paid_fen,
+            plan.change_fen, plan.member_id,
+            plan.total_fen // self._fen_per_point if plan.member_id else 0, seq,
+            plan.created_at)
+        self.cart, self.last_sale = Cart.open(self.lane_id), sale
+        self.priced = PricedCart((), (), 0, 0, 0)
+        _LOGGER.info("Lane %s: sale %s receipt %d total %d fen", self.lane_id,
+                     sale.sale_id, receipt_no, sale.total_fen)
+        self._publish(LaneEvent("sale_completed", f"receipt {receipt_no}", data={
+            "sale_id": sale.sale_id, "receipt_no": receipt_no, "total_fen": sale.total_fen,
+            "change_fen": sale.change_fen, "points_earned": sale.points_earned}))
+        return sale
 
     async def pay_cash(self, tendered_fen: int) -> CompletedSale:
         return await self.complete([Tender("cash", tendered_fen)])
+
+    # -- wallet payment codes (edge/payments drives them; the lane owns the cart) ---------
+
+    async def _start_payment(self, provider: str, code: str) -> LaneEvent:
+        """Write the payment, lock the cart and run the payment as a task; return at once."""
+        if self._payments is None:
+            return LaneEvent("payment_unavailable", f"{provider} payment is not enabled "
+                             "at this lane", False, data={"provider": provider})
+        if self.priced.total_fen <= 0:
+            return LaneEvent("payment_not_needed", "nothing to pay", False)
+        try:
+            record, order = await self._payments.begin(
+                cart=self.cart, amount_fen=self.priced.total_fen, provider=provider, code=code)
+        except PaymentRefused as err:
+            _LOGGER.info("Lane %s: %s payment refused: %s", self.lane_id, provider, err)
+            return _payment_event(_PAYMENT_REFUSALS.get(err.reason, "payment_failed"),
+                                  err.reason, ok=False, data={"provider": provider})
+        self.payment = record
+        self._payments.start(record, order, self)
+        return _payment_event("payment_started", "started", data=record.view())
+
+    def resume_payment(self, record: PaymentRecord) -> None:
+        """Lock the cart for a payment a restart left unfinished, and let it run."""
+        assert self._payments is not None
+        self.payment, self._payment_scan_id = record, None
+        self._payments.resume(record, self)
+        self._publish(_payment_event("payment_checking", "checking", data=record.view()))
+
+    async def cancel_payment(self) -> LaneEvent:
+        """Stop waiting for the shopper's phone and reverse the payment now."""
+        if self.payment is None or self._payments is None:
+            raise LaneError("no payment is in progress")
+        if not self._payments.cancel(self.payment.id):
+            raise LaneError("the payment is already ending")
+        return self._publish(_payment_event("payment_cancelling", "cancelled",
+                                            data=self.payment.view()))
+
+    def payment_progress(self, record: PaymentRecord, code: str) -> None:
+        self.payment = record
+        reason = {"payment_waiting_user": "waiting_user", "payment_saving": "in_doubt"}.get(
+            code, "checking")
+        self._publish_payment(_payment_event(code, reason, data=record.view()))
+
+    async def settle_payment(self, record: PaymentRecord, transaction_id: str) -> PaymentRecord:
+        """Commit the sale with the wallet tender and the payment's paid state, atomically."""
+        async with self._lock:
+            if self.cart.sale_id != record.sale_id:
+                raise SettleRefused("the lane holds another cart")
+            tender = Tender(record.provider, record.amount_fen, transaction_id)
+            try:
+                plan = plan_sale(self.cart, self.priced, [tender],
+                                 fen_per_point=self._fen_per_point)
+            except SaleRefused as err:
+                raise SettleRefused(str(err)) from err
+
+            def write(conn: sqlite3.Connection) -> tuple[int, int, PaymentRecord]:
+                receipt_no, seq = write_sale(conn, plan, self._identity)
+                paid = advance(conn, record.id, "paid", transaction_id=transaction_id)
+                return receipt_no, seq, paid
+
+            receipt_no, seq, paid = await self._store.write(write)
+            self.payment = None
+            self._sale_committed(plan, receipt_no, seq)
+            return paid
+
+    async def payment_finished(self, record: PaymentRecord) -> None:
+        async with self._lock:
+            if self.payment is not None and self.payment.id == record.id:
+                self.payment = None
+        view = record.view()
+        if record.state == "paid":
+            sale = self.last_sale
+            event = _payment_event("payment_succeeded", "paid", data={
+                **view, "receipt_no": sale.receipt_no if sale else None})
+        elif record.state == "in_doubt":
+            event = _payment_event("payment_in_doubt", "in_doubt", ok=False, data=view)
+        else:
+            event = _payment_event("payment_failed", record.reason or "declined", ok=False,
+                                   data=view)
+        self._publish_payment(event)
+
+    def _publish_payment(self, event: LaneEvent) -> LaneEvent:
+        return self._publish(dataclasses.replace(event, scan_id=self._payment_scan_id))
+
+    def _paying_refusal(self, scan: RoutedScan) -> LaneEvent | None:
+        """While a wallet payment runs, every scan but line noise is refused, cart intact."""
+        if self.payment is None or isinstance(scan, RejectedScan):
+            return None
+        return _payment_event("payment_in_progress", "in_progress", ok=False)
+
+    def _refuse_while_paying(self) -> None:
+        if self.payment is not None:
+            raise LaneError(both("in_progress"))
 
     # -- internals ----------------------------------------------------------------------
 
@@ -369,6 +505,7 @@ class LaneSession:
                 "code": self.last_event.code, "message": self.last_event.message,
                 "ok": self.last_event.ok, "scan_id": self.last_event.scan_id,
                 "data": self.last_event.data, "at": self.last_event.at},
+            "payment": None if self.payment is None else self.payment.view(),
             "last_sale": None if self.last_sale is None else {
                 "sale_id": self.last_sale.sale_id, "receipt_no": self.last_sale.receipt_no,
                 "total_fen": self.last_sale.total_fen, "change_fen": self.last_sale.change_fen},

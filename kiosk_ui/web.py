@@ -46,6 +46,7 @@ def create_web_app(edge: EdgeApp) -> web.Application:
     app.router.add_get("/api/lanes/{lane}", api_lane)
     app.router.add_post("/api/lanes/{lane}/cash", api_cash)
     app.router.add_post("/api/lanes/{lane}/void", api_void)
+    app.router.add_post("/api/lanes/{lane}/payment/cancel", api_payment_cancel)
     app.router.add_get("/lane/{lane}", lane_page)
     app.router.add_get("/ws/lanes/{lane}", lane_socket)
     app.router.add_get("/healthz", healthz)
@@ -103,6 +104,13 @@ async def api_void(request: web.Request) -> web.Response:
     request.app[EDGE_KEY].require_writable()
     event = await lane.void("voided from the lane page")
     return web.json_response({"result": event.code})
+
+
+async def api_payment_cancel(request: web.Request) -> web.Response:
+    """Stop waiting for the shopper's phone: the wallet payment is reversed, the cart stays."""
+    lane = _lane(request)
+    event = await lane.cancel_payment()
+    return web.json_response({"result": event.code, "payment": event.data})
 
 
 async def _lane_updates(lane: LaneSession) -> AsyncGenerator[dict[str, Any], None]:

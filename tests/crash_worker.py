@@ -7,6 +7,7 @@ restarted worker resumes each lane's restored cart exactly as a restarted daemon
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import sys
 from pathlib import Path
@@ -24,9 +25,10 @@ async def sell(config_path: Path, seed: int) -> None:
     app = EdgeApp(config)
     await app.start()
     rng = random.Random(seed)
+    parent = os.getppid()
     print("STARTED", flush=True)
     try:
-        while True:
+        while os.getppid() == parent:  # the test that started us is gone: stop selling
             for lane in app.lanes.values():
                 if lane.cart.empty:
                     for code in rng.sample(CODES, 8):

@@ -147,23 +147,27 @@ class Daemon:
             cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                self.log.close()
-                raise RuntimeError(f"daemon exited with {self.proc.returncode}: {self.output()}")
-            if url_file.exists():
-                self.url = url_file.read_text().strip()
-                try:
-                    self.get("/api/status")
-                    return self
-                except OSError:
-                    pass
-            time.sleep(0.05)
-        self.proc.kill()
-        self.proc.wait()
-        self.log.close()
-        raise RuntimeError(f"daemon did not start: {self.output()}")
+        try:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"daemon exited with {self.proc.returncode}: "
+                                       f"{self.output()}")
+                url = url_file.read_text().strip() if url_file.exists() else ""
+                if url:
+                    self.url = url
+                    with contextlib.suppress(OSError):
+                        self.get("/api/status")
+                        return self
+                time.sleep(0.05)
+            raise RuntimeError(f"daemon did not start: {self.output()}")
+        except BaseException:
+            # Never leave a daemon or its log behind for a later test to trip over.
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.proc.wait()
+            self.log.close()
+            raise
 
     def output(self) -> str:
         return (self.state_dir.parent / "daemon.log").read_text("utf-8", "replace")

@@ -26,14 +26,16 @@ def _run_and_kill(config: Path, seed: int, rng: random.Random, log: Path) -> set
         proc = subprocess.Popen([sys.executable, "-m", "tests.crash_worker", str(config),
                                  str(seed)], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        deadline = time.monotonic() + 60
-        while "STARTED" not in log.read_text() and time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise AssertionError(f"worker died: {log.read_text()}")
-            time.sleep(0.01)
-        time.sleep(rng.uniform(0.02, 0.4))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
+        try:
+            deadline = time.monotonic() + 60
+            while "STARTED" not in log.read_text() and time.monotonic() < deadline:
+                if proc.poll() is not None:
+                    raise AssertionError(f"worker died: {log.read_text()}")
+                time.sleep(0.01)
+            time.sleep(rng.uniform(0.02, 0.4))
+        finally:  # also when the test is interrupted: a stray worker would sell forever
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
     return {line.split()[1] for line in log.read_text().splitlines()
             if line.startswith("COMMITTED ")}
 
