@@ -77,6 +77,7 @@ lint: setup
 
 bench: setup
 	$(PY) -m benchmarks.sale_commit
+	$(PY) -m benchmarks.console_load
 
 install: setup
 	$(VENV)/bin/storeedge install-systemd --prefix $(PREFIX) $(INSTALL_ARGS)

@@ -43,6 +43,9 @@ state_dir = "{state}"
 [http]
 port = 0
 
+[console]
+enabled = false
+
 [demo]
 seed = true
 

@@ -24,11 +24,13 @@ from .errors import EdgeError, SafeModeError
 from .lane import LaneEvent, LaneSession
 from .metrics import EdgeMetrics
 from .payments.service import PaymentService
+from .ports import DeadLetterQueue, FaceConsentRegistry
 from .sales import OutboxIdentity
 from .scan_router import RejectedScan, route
 from .seed import seed_demo
 from .store import Store
 from .systemd import Notifier
+from .users import Users
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -65,6 +67,12 @@ class EdgeApp:
         for lane in self.lanes.values():
             lane.observe(self._count)
         self.http_url: str | None = None
+        self.users = Users(self.store, hash_params=config.console.hashing,
+                           policy=config.console.login)
+        self.console_url: str | None = None
+        # Connected by the sync and face parts; the console says "not configured" until then.
+        self.dead_letters: DeadLetterQueue | None = None
+        self.face_consents: FaceConsentRegistry | None = None
         self.started_at: float | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._stack = AsyncExitStack()
@@ -80,6 +88,7 @@ class EdgeApp:
             await self._stack.enter_async_context(self._payments_ctx())
             await self._stack.enter_async_context(self._devices_ctx())
             await self._stack.enter_async_context(self._web_ctx())
+            await self._stack.enter_async_context(self._console_ctx())
             await self._stack.enter_async_context(self._watchdog_ctx())
             await self._stack.enter_async_context(self._loop_monitor_ctx())
         except BaseException:
@@ -198,6 +207,17 @@ class EdgeApp:
         finally:
             (self.config.paths.run_dir / "http-url").unlink(missing_ok=True)
             await runner.cleanup()
+
+    @asynccontextmanager
+    async def _console_ctx(self) -> AsyncIterator[None]:
+        from kiosk_ui.console.site import console_site  # noqa: PLC0415 - the UI is optional
+
+        async with console_site(self) as url:
+            self.console_url = url
+            try:
+                yield
+            finally:
+                self.console_url = None
 
     @asynccontextmanager
     async def _watchdog_ctx(self) -> AsyncIterator[None]:

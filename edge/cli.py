@@ -87,9 +87,11 @@ def _print_banner(app: Any) -> None:
         return
     lanes = "\n".join(f"    {app.http_url}/lane/{lane.id}   {lane.name} ({lane.kind})"
                       for lane in app.config.lanes)
+    console = f"{app.console_url}/console" if app.console_url else "not running (see the log)"
     print(f"""
 StoreEdge demo is running: store {app.config.store.id}, database {app.config.paths.database}
   Status page:  {app.http_url}/
+  IT console:   {console}   (first run: the setup code is in the log above)
   Lanes:
 {lanes}
   Try it (in another terminal):
@@ -273,6 +275,7 @@ PLUGINS = {
     "install-systemd": ("edge.install", "install the systemd units, udev rules, users and a "
                         "config (make install)"),
     "payments": ("edge.payments.cli", "check the wallet providers, list recent payments"),
+    "user": ("edge.users_cli", "add, reset, disable and list console users (store IT)"),
 }
 
 

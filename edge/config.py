@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from drivers.base import DeviceConfig, DeviceConfigError
 from drivers.registry import DRIVERS
+from kiosk_ui.console.config import ConsoleConfig
 
 from .errors import ConfigError
 from .payments.config import PaymentsConfig
@@ -78,6 +79,7 @@ class Config:
     devices: tuple[DeviceConfig, ...]
     demo: DemoConfig
     payments: PaymentsConfig
+    console: ConsoleConfig
 
     def lane(self, lane_id: str) -> LaneConfig | None:
         return next((lane for lane in self.lanes if lane.id == lane_id), None)
@@ -112,7 +114,7 @@ def load_config(path: Path | None = None) -> Config:
 
 def _build(data: Mapping[str, Any], source: str, base: Path) -> Config:
     _only(data, "", {"store", "paths", "database", "http", "scan", "loyalty", "lanes", "devices",
-                     "demo", "payments"})
+                     "demo", "payments", "console"})
     store = _table(data, "store")
     _only(store, "store", {"id", "name", "device_id", "timezone"})
     paths = _table(data, "paths")
@@ -166,6 +168,7 @@ def _build(data: Mapping[str, Any], source: str, base: Path) -> Config:
         devices=devices,
         demo=DemoConfig(seed=_get(demo, "demo", "seed", bool, False)),
         payments=PaymentsConfig.from_mapping(_table(data, "payments"), state_dir),
+        console=ConsoleConfig.from_mapping(_table(data, "console"), base),
     )
 
 

@@ -1,24 +1,29 @@
-"""The daemon's HTTP surface: a status page, a live lane view and a small JSON API.
+"""The kiosk site: a status page, a live lane view and a small JSON API.
 
-This is the foundation's minimal UI; it reads the domain through EdgeApp's public services and
-never touches SQL.
+The kiosk, lane and screen pages are served here; the store-IT console is a separate app on
+its own address (``kiosk_ui.console``) and nothing of it is reachable from this site. Both
+stand on the same foundation: error answers, security headers, page layout, WebSocket push.
+It reads the domain through EdgeApp's public services and never touches SQL.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import html
 import json
 import logging
+from collections.abc import AsyncGenerator
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from edge import __version__
-from edge.errors import EdgeError, LaneError, SaleRefused
 from edge.metrics import CONTENT_TYPE
+
+from .errors import error_middleware
+from .pages import setup_pages
+from .push import push_socket, setup_push
+from .security import security_headers
 
 if TYPE_CHECKING:
     from edge.app import EdgeApp
@@ -30,8 +35,12 @@ MAX_BODY = 16 * 1024
 
 
 def create_web_app(edge: EdgeApp) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY, middlewares=[_errors])
+    app = web.Application(client_max_size=MAX_BODY,
+                          middlewares=[security_headers(static_prefix="/static"),
+                                       error_middleware])
     app[EDGE_KEY] = edge
+    setup_pages(app, "/static", styles=("base.css",))
+    setup_push(app)
     app.router.add_get("/", status_page)
     app.router.add_get("/api/status", api_status)
     app.router.add_get("/api/lanes/{lane}", api_lane)
@@ -44,23 +53,6 @@ def create_web_app(edge: EdgeApp) -> web.Application:
     app.router.add_get("/metrics", metrics)
     app.router.add_static("/static", str(resources.files("kiosk_ui").joinpath("static")))
     return app
-
-
-@web.middleware
-async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Answer every failure with a clear JSON error, never a stack trace."""
-    try:
-        response: web.StreamResponse = await handler(request)
-        return response
-    except web.HTTPException:
-        raise
-    except (LaneError, SaleRefused) as err:
-        return web.json_response({"error": str(err)}, status=409)
-    except EdgeError as err:
-        return web.json_response({"error": str(err)}, status=503)
-    except Exception:
-        _LOGGER.exception("Unexpected error on %s %s", request.method, request.path)
-        return web.json_response({"error": "internal error; see the daemon log"}, status=500)
 
 
 def _lane(request: web.Request) -> LaneSession:
@@ -121,34 +113,19 @@ async def api_payment_cancel(request: web.Request) -> web.Response:
     return web.json_response({"result": event.code, "payment": event.data})
 
 
-async def lane_socket(request: web.Request) -> web.WebSocketResponse:
-    """Push the lane's state to a screen: once on connect, then after every change."""
-    lane = _lane(request)
-    ws = web.WebSocketResponse(heartbeat=10, max_msg_size=4096)
-    await ws.prepare(request)
-    updates = lane.subscribe()
+async def _lane_updates(lane: LaneSession) -> AsyncGenerator[dict[str, Any], None]:
+    updates = lane.subscribe()  # before the first snapshot, so no change falls between
     try:
-        await ws.send_json(lane.snapshot())
-        receive = asyncio.ensure_future(ws.receive())
-        while not ws.closed:
-            change = asyncio.ensure_future(updates.get())
-            done, _ = await asyncio.wait({receive, change}, return_when=asyncio.FIRST_COMPLETED)
-            if change in done:
-                await ws.send_json(change.result())
-            else:
-                change.cancel()
-                message = receive.result()
-                if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED,
-                                    WSMsgType.ERROR):
-                    break
-                receive = asyncio.ensure_future(ws.receive())  # screens only listen
-        receive.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await receive
+        yield lane.snapshot()
+        while True:
+            yield await updates.get()
     finally:
         lane.unsubscribe(updates)
-        await ws.close()
-    return ws
+
+
+async def lane_socket(request: web.Request) -> web.WebSocketResponse:
+    """Push the lane's state to a screen: once on connect, then after every change."""
+    return await push_socket(request, _lane_updates(_lane(request)))
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -6,6 +6,7 @@ import contextlib
 import errno
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -50,6 +51,9 @@ busy_timeout_ms = {busy_timeout_ms}
 host = "127.0.0.1"
 port = 0
 
+[console]
+{console}
+
 [demo]
 seed = true
 
@@ -70,10 +74,15 @@ socket = "{{run_dir}}/s1.sock"
 """
 
 
-def write_config(tmp_path: Path, *, busy_timeout_ms: int = 200, extra: str = "") -> Path:
+def write_config(tmp_path: Path, *, busy_timeout_ms: int = 200, extra: str = "",
+                 console: str = "") -> Path:
+    """Write a test config; ``console`` holds extra lines for its [console] table."""
     path = tmp_path / "storeedge.toml"
     path.write_text(
-        CONFIG_TEMPLATE.format(state_dir=tmp_path / "state", busy_timeout_ms=busy_timeout_ms)
+        CONFIG_TEMPLATE.format(
+            state_dir=tmp_path / "state", busy_timeout_ms=busy_timeout_ms,
+            # The console listens on a free port unless a test names one.
+            console=console if re.search(r"^port\s*=", console, re.M) else "port = 0\n" + console)
         + extra,
         "utf-8",
     )

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, async_playwright, expect
 
 from drivers.sim_scanner import send_scan
 from edge.seed import gtin13
@@ -80,6 +80,7 @@ async def test_scans_appear_live_and_product_text_is_never_html(
     # A sale clears the cart on screen without a reload.
     status, _ = daemon.post("/api/lanes/1/cash", {"tendered_fen": 10000})
     assert status == 200
-    await page.wait_for_function("document.querySelectorAll('#cart tbody tr').length === 0")
+    # A locator, not wait_for_function: the page's CSP (no eval) applies to tests as well.
+    await expect(page.locator("#cart tbody tr")).to_have_count(0)
     assert await page.locator("#total").inner_text() == "¥0.00"
     await page.close()

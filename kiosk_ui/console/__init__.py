@@ -1,0 +1,1 @@
+"""The store-IT console: its own aiohttp site, users and roles, pages for store IT."""
