@@ -63,8 +63,11 @@ class FolderWatcher:
         was unplugged and plugged back between two listings would otherwise never look again.
         """
         while True:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancel that
+            # races with the wake-up, and the owner's stop() would then wait forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._kick.wait(), self.interval)
+                async with asyncio.timeout(self.interval):
+                    await self._kick.wait()
             kicked = self._kick.is_set()
             self._kick.clear()
             now = await asyncio.to_thread(list_folder, self.folder)

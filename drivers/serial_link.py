@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import termios
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -231,7 +232,7 @@ class SerialDriver(Driver):
             url = await asyncio.to_thread(resolve_port, settings)
             port = await self._open_with_timeout(url)
         except (PortUnavailable, serial.SerialException, OSError, ValueError,
-                TimeoutError) as err:
+                TimeoutError, termios.error) as err:
             retry = min(max(self._delay * 2, settings.reconnect_min), settings.reconnect_max)
             self._set_state(DeviceState.ERROR, f"cannot open {settings.describe()}: "
                             f"{_reason(err)}; retrying in {retry:g} s")
@@ -249,7 +250,8 @@ class SerialDriver(Driver):
         loop = asyncio.get_running_loop()
         opening = loop.run_in_executor(None, open_port, url, self.settings)
         try:
-            return await asyncio.wait_for(asyncio.shield(opening), self.settings.open_timeout)
+            async with asyncio.timeout(self.settings.open_timeout):
+                return await asyncio.shield(opening)
         except TimeoutError:
             # The open may still succeed in its thread: close what it returns.
             opening.add_done_callback(
@@ -282,7 +284,8 @@ class SerialDriver(Driver):
         if transport is not None and link is not None:
             transport.close()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(link.closed), 2.0)
+                async with asyncio.timeout(2.0):
+                    await asyncio.shield(link.closed)
             self._on_disconnected()
 
     async def test(self) -> TestResult:
@@ -295,6 +298,10 @@ class SerialDriver(Driver):
 def _reason(err: BaseException) -> str:
     if isinstance(err, OSError) and err.strerror:
         return err.strerror
+    if isinstance(err, termios.error):
+        return f"the port refuses these settings ({err.args[-1]}): check baudrate, bytesize, " \
+            "parity and stopbits"
+
     text = str(err) or type(err).__name__
     # pyserial's long explanation of a read returning nothing means the device went away.
     if "returned no data" in text:
