@@ -69,6 +69,8 @@ lint: setup
 
 bench: setup
 	$(PY) -m benchmarks.sale_commit
+	$(PY) -m benchmarks.hid_decode
+	$(PY) -m benchmarks.camera_decode
 
 # Re-pin after changing setup.cfg's ranges: resolve fresh in a scratch venv, then freeze.
 constraints:
