@@ -257,8 +257,9 @@ class ReceiptPrinter(Driver):
                 self._set_state(DeviceState.ERROR, f"unreachable: {err}")
         if status is not None:
             self._apply(status)
-        if result.outcome == "in_doubt":
-            self._detail.setdefault("in_doubt", []).append(job_id)
+        if result.outcome == "in_doubt" and job_id not in self._detail.get("in_doubt", []):
+            # A new list, not an append: status events already sent hold the old one.
+            self._detail["in_doubt"] = [*self._detail.get("in_doubt", []), job_id]
         _LOGGER.info("Printer %s: job %s %s", self.device_id, job_id, result.outcome)
         return result
 
