@@ -66,7 +66,7 @@ class CameraOptions:
     open_timeout: float
     reconnect_min: float
     reconnect_max: float
-    queue_size: int
+    decode_queue: int
     width: int | None
     height: int | None
 
@@ -180,7 +180,7 @@ class Camera(Driver):
         self._task: asyncio.Task[None] | None = None
         self._decoder: asyncio.Task[None] | None = None
         self._subscribers: set[asyncio.Queue[Frame]] = set()
-        self._to_decode: asyncio.Queue[Frame] = asyncio.Queue(self.options.queue_size)
+        self._to_decode: asyncio.Queue[Frame] = asyncio.Queue(self.options.decode_queue)
         self._latest: Frame | None = None
         self._last_frame_at = 0.0
         self._failed: asyncio.Event = asyncio.Event()
@@ -193,7 +193,7 @@ class Camera(Driver):
     def parse_options(cls, options: Mapping[str, Any]) -> CameraOptions:
         opt.only(options, {"source", "loop", "realtime", "decode_codes", "decode_passes",
                            "hold_ms", "no_frame_timeout_ms", "open_timeout_ms",
-                           "reconnect_min_ms", "reconnect_max_ms", "queue_size", "width",
+                           "reconnect_min_ms", "reconnect_max_ms", "decode_queue", "width",
                            "height"})
         width = options.get("width")
         height = options.get("height")
@@ -214,7 +214,7 @@ class Camera(Driver):
             no_frame_timeout=opt.seconds(options, "no_frame_timeout_ms", 5000, 50, 600_000),
             open_timeout=opt.seconds(options, "open_timeout_ms", 10_000, 50, 600_000),
             reconnect_min=low, reconnect_max=high,
-            queue_size=opt.integer(options, "queue_size", 2, 1, 64),
+            decode_queue=opt.integer(options, "decode_queue", 2, 1, 64),
             width=None if width is None else opt.integer(options, "width", 640, 16, 8192),
             height=None if height is None else opt.integer(options, "height", 480, 16, 8192),
         )
