@@ -130,11 +130,20 @@ def render(strokes: Sequence[Stroke], layout: Layout) -> tuple[str, str | None]:
     return "".join(out), None
 
 
-def detect_layout(strokes: Sequence[Stroke]) -> str | None:
+def layout_of(strokes: Sequence[Stroke]) -> str | None:
     """Return the one layout that reads ``strokes`` as ``CALIBRATION_TEXT``, else None."""
     found = [name for name, layout in LAYOUTS.items()
              if render(strokes, layout) == (CALIBRATION_TEXT, None)]
     return found[0] if len(found) == 1 else None
+
+
+def detect_layout(events: Iterable[RawEvent]) -> str | None:
+    """Return the layout a scan of the calibration barcode was typed in (evdev tuples)."""
+    decoder = HidDecoder("calibration")
+    for result in decoder.feed_many(events):
+        if isinstance(result, LayoutDetected):
+            return result.layout
+    return None
 
 
 def _key_name(code: int) -> str:
@@ -281,7 +290,7 @@ class HidDecoder:
         self._reset_scan()
         if not scan.strokes:
             return None  # a lone Enter: nothing was scanned
-        detected = detect_layout(scan.strokes)
+        detected = layout_of(scan.strokes)
         if detected is not None:
             return LayoutDetected(self.device_id, detected)
         text, problem = render(scan.strokes, self.layout)

@@ -11,6 +11,7 @@ from drivers.hid_decode import (
     HidDecoder,
     HidResult,
     LayoutDetected,
+    detect_layout,
     parse_input_events,
 )
 from drivers.keymaps import CALIBRATION_TEXT, KEY_ENTER, KEY_KPENTER, KEY_TAB, LAYOUTS
@@ -218,6 +219,10 @@ def test_the_calibration_barcode_tells_the_layout(layout: str) -> None:
     r.scan(CALIBRATION_TEXT, layout)
     results = decode(r.bytes(), layout="us")
     assert results == [LayoutDetected("gun-1", layout)]
+    assert detect_layout(parse_input_events(r.bytes())[0]) == layout
+    other = Recorder()
+    other.scan("SECAL-yzaqwm.0123456788", layout)     # not the calibration text
+    assert detect_layout(parse_input_events(other.bytes())[0]) is None
 
 
 def test_kernel_bytes_split_anywhere_are_reassembled() -> None:
