@@ -78,6 +78,8 @@ lint: setup
 bench: setup
 	$(PY) -m benchmarks.sale_commit
 	$(PY) -m benchmarks.console_load
+	$(PY) -m benchmarks.hid_decode
+	$(PY) -m benchmarks.camera_decode
 
 install: setup
 	$(VENV)/bin/storeedge install-systemd --prefix $(PREFIX) $(INSTALL_ARGS)

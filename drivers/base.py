@@ -13,7 +13,7 @@ import enum
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, ClassVar, Self
@@ -71,6 +71,11 @@ class DeviceStatus:
             "last_seen": self.last_seen,
             "detail": dict(self.detail),
         }
+
+
+def preview(text: str) -> str:
+    """Show a scan on the console without its middle (payment and member codes are secrets)."""
+    return text if len(text) <= 8 else f"{text[:2]}{'*' * (len(text) - 6)}{text[-4:]}"
 
 
 def new_event_id() -> str:
@@ -201,7 +206,8 @@ class Driver(abc.ABC):
     @property
     def status(self) -> DeviceStatus:
         return DeviceStatus(
-            self.config.id, self.name, self._state, self._reason, self._last_seen, self._detail
+            self.config.id, self.name, self._state, self._reason, self._last_seen,
+            dict(self._detail),
         )
 
     async def start(self) -> None:
@@ -225,7 +231,7 @@ class Driver(abc.ABC):
     ) -> None:
         await self.stop()
 
-    async def events(self) -> AsyncIterator[DeviceEvent]:
+    async def events(self) -> AsyncGenerator[DeviceEvent, None]:
         """Yield events until cancelled."""
         while True:
             yield await self._queue.get()
@@ -246,6 +252,7 @@ class Driver(abc.ABC):
         """Queue an event; when the consumer falls behind, the oldest event goes."""
         if not isinstance(event, StatusChanged):
             self._last_seen = time.time()
+            self._note(event)
         while True:
             try:
                 self._queue.put_nowait(event)
@@ -260,6 +267,23 @@ class Driver(abc.ABC):
                         self.device_id,
                         self.dropped_events,
                     )
+
+    def _note(self, event: ScanData | ScanRejected | WeightReading) -> None:
+        """Keep the last scan or weight in the status detail, for the console."""
+        if isinstance(event, WeightReading):
+            self._detail["last_weight"] = {"grams": event.grams, "state": str(event.state),
+                                           "at": event.received_at}
+        elif isinstance(event, ScanData):
+            self._detail["last_scan"] = {"ok": True, "text": preview(event.text),
+                                         "symbology": event.symbology, "at": event.received_at}
+        else:
+            self._detail["last_scan"] = {"ok": False, "reason": event.reason,
+                                         "at": event.received_at}
+
+    def _update_detail(self, **detail: Any) -> None:
+        """Change the status detail and tell listeners (state and reason stay)."""
+        self._detail.update(detail)
+        self._emit(StatusChanged(self.status))
 
     def _set_state(self, state: DeviceState, reason: str | None = None) -> None:
         if state == self._state and reason == self._reason:

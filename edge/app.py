@@ -15,7 +15,14 @@ from typing import Any
 
 from aiohttp import web
 
-from drivers.base import DeviceStatus, Driver, ScanData, ScanRejected, StatusChanged
+from drivers.base import (
+    DeviceStatus,
+    Driver,
+    ScanData,
+    StatusChanged,
+    TestResult,
+    WeightReading,
+)
 from drivers.registry import DRIVERS
 
 from .catalog import Catalog
@@ -61,6 +68,7 @@ class EdgeApp:
         }
         self.devices: dict[str, Driver] = {}
         self.device_errors: dict[str, str] = {}
+        self.last_weight: dict[str, WeightReading] = {}
         self.loop_lag_s = 0.0
         self.metrics = EdgeMetrics()
         self.metrics.bind(self)
@@ -302,16 +310,19 @@ class EdgeApp:
         async for event in driver.events():
             if isinstance(event, StatusChanged):
                 continue
+            if isinstance(event, WeightReading):
+                self.last_weight[driver.device_id] = event
+                if lane is not None:
+                    lane.weight(event)
+                continue
             if lane is None:
                 _LOGGER.warning("Device %s has no lane; scan ignored", driver.device_id)
                 continue
             if isinstance(event, ScanData):
                 result = await self.handle_scan(lane, event.text, event.symbology,
                                                 event.event_id)
-            elif isinstance(event, ScanRejected):
-                result = await lane.handle_scan(RejectedScan("", event.reason), event.event_id)
             else:
-                continue
+                result = await lane.handle_scan(RejectedScan("", event.reason), event.event_id)
             self.metrics.scans.labels(driver.device_id, result.code).inc()
 
     async def handle_scan(
@@ -334,6 +345,21 @@ class EdgeApp:
     def device_statuses(self) -> list[DeviceStatus]:
         return [driver.status for driver in self.devices.values()]
 
+    async def test_device(self, device_id: str) -> TestResult:
+        """Run a device's Test action (the console's Test button); never raises."""
+        driver = self.devices.get(device_id)
+        if driver is None:
+            reason = self.device_errors.get(device_id)
+            return TestResult(False, f"did not start: {reason}" if reason else "no such device")
+        try:
+            async with asyncio.timeout(30):
+                return await driver.test()
+        except TimeoutError:
+            return TestResult(False, "the test did not finish within 30 s")
+        except Exception as err:  # a driver bug must show as a failed test, not a 500
+            _LOGGER.exception("Device %s: test failed", device_id)
+            return TestResult(False, f"test failed: {err}")
+
     async def status(self) -> dict[str, Any]:
         counts: dict[str, Any] = {}
         if not self.store.safe_mode:
@@ -353,6 +379,9 @@ class EdgeApp:
             "devices": [s.as_dict() for s in self.device_statuses()]
             + [{"device_id": d, "state": "error", "reason": r}
                for d, r in self.device_errors.items() if d not in self.devices],
+            "weights": {device_id: {"grams": r.grams, "state": str(r.state),
+                                    "at": r.received_at}
+                        for device_id, r in self.last_weight.items()},
             "started_at": self.started_at,
             "loop_lag_s": round(self.loop_lag_s, 3),
             "payments": self.payments.status(),

@@ -136,7 +136,8 @@ def _devices(config: Config) -> Iterator[Check]:
         yield Check("devices", "warn", "no devices configured", "add [[devices]] to the config")
     for device in config.devices:
         paths = [v for k, v in device.options.items()
-                 if isinstance(v, str) and k in ("path", "port", "node", "source")
+                 if isinstance(v, str)
+                 and k in ("path", "port", "node", "source", "device", "by_id")
                  and v.startswith("/dev/")]
         missing = [p for p in paths if not os.path.exists(p)]
         if missing:

@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from drivers.base import WeightReading
+
 from .cart import Cart, CartLine, new_id, utc_now
 from .catalog import Catalog, Member
 from .errors import LaneError, SaleRefused, StoreError
@@ -115,6 +117,7 @@ class LaneSession:
         self.priced = PricedCart((), (), 0, 0, 0)
         self.last_event: LaneEvent | None = None
         self.last_sale: CompletedSale | None = None
+        self.last_weight: WeightReading | None = None
         self._listeners: set[asyncio.Queue[dict[str, Any]]] = set()
         self._observers: list[Callable[[str, LaneEvent], None]] = []
         self._payments = payments
@@ -157,6 +160,10 @@ class LaneSession:
     def observe(self, observer: Callable[[str, LaneEvent], None]) -> None:
         """Call ``observer(lane_id, event)`` for every event (metrics, audit)."""
         self._observers.append(observer)
+
+    def weight(self, reading: WeightReading) -> None:
+        """Keep the latest reading of the lane's scale (the bagging checks will read it)."""
+        self.last_weight = reading
 
     # -- scans --------------------------------------------------------------------------
 
