@@ -345,17 +345,17 @@ class EdgeApp:
     def device_statuses(self) -> list[DeviceStatus]:
         return [driver.status for driver in self.devices.values()]
 
-    async def test_device(self, device_id: str) -> TestResult:
+    async def test_device(self, device_id: str, timeout_s: float = 30.0) -> TestResult:
         """Run a device's Test action (the console's Test button); never raises."""
         driver = self.devices.get(device_id)
         if driver is None:
             reason = self.device_errors.get(device_id)
             return TestResult(False, f"did not start: {reason}" if reason else "no such device")
         try:
-            async with asyncio.timeout(30):
+            async with asyncio.timeout(timeout_s):
                 return await driver.test()
         except TimeoutError:
-            return TestResult(False, "the test did not finish within 30 s")
+            return TestResult(False, f"the test did not finish within {timeout_s:g} s")
         except Exception as err:  # a driver bug must show as a failed test, not a 500
             _LOGGER.exception("Device %s: test failed", device_id)
             return TestResult(False, f"test failed: {err}")
