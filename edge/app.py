@@ -10,7 +10,7 @@ import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -27,6 +27,9 @@ from .scan_router import RejectedScan, route
 from .seed import seed_demo
 from .store import Store
 from .systemd import Notifier
+
+if TYPE_CHECKING:
+    from .face.service import FaceService
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -54,6 +57,7 @@ class EdgeApp:
         self.metrics.bind(self)
         for lane in self.lanes.values():
             lane.observe(self._count)
+        self.face: FaceService | None = None  # set while face recognition runs
         self.http_url: str | None = None
         self.started_at: float | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -68,6 +72,7 @@ class EdgeApp:
             await self._stack.enter_async_context(self._store_ctx())
             await self._stack.enter_async_context(self._lanes_ctx())
             await self._stack.enter_async_context(self._devices_ctx())
+            await self._stack.enter_async_context(self._face_ctx())
             await self._stack.enter_async_context(self._web_ctx())
             await self._stack.enter_async_context(self._watchdog_ctx())
             await self._stack.enter_async_context(self._loop_monitor_ctx())
@@ -142,6 +147,27 @@ class EdgeApp:
                 except Exception:
                     _LOGGER.exception("Device %s did not stop cleanly", driver.device_id)
             self.devices.clear()
+
+    @asynccontextmanager
+    async def _face_ctx(self) -> AsyncIterator[None]:
+        """Start the face workers, the service and one task per kiosk camera, when enabled."""
+        if not self.config.face.enabled:
+            yield
+            return
+        from .face.runtime import FaceRuntime  # noqa: PLC0415 - only when face is enabled
+
+        runtime = FaceRuntime(self)
+        if await runtime.start():
+            self.face = runtime.service
+            for camera_id, lane_id, frames in runtime.cameras():
+                self._spawn(f"face:{camera_id}",
+                            functools.partial(runtime.watch, camera_id, lane_id, frames))
+        try:
+            yield
+        finally:
+            await self._cancel_tasks("face:")
+            self.face = None
+            await runtime.stop()
 
     @asynccontextmanager
     async def _web_ctx(self) -> AsyncIterator[None]:

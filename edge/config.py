@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -13,6 +13,7 @@ from drivers.base import DeviceConfig, DeviceConfigError
 from drivers.registry import DRIVERS
 
 from .errors import ConfigError
+from .face.config import FaceConfig
 from .scan_router import ScanRules
 
 EMBEDDED = "<embedded default>"
@@ -76,6 +77,7 @@ class Config:
     lanes: tuple[LaneConfig, ...]
     devices: tuple[DeviceConfig, ...]
     demo: DemoConfig
+    face: FaceConfig = field(default_factory=FaceConfig)
 
     def lane(self, lane_id: str) -> LaneConfig | None:
         return next((lane for lane in self.lanes if lane.id == lane_id), None)
@@ -110,7 +112,7 @@ def load_config(path: Path | None = None) -> Config:
 
 def _build(data: Mapping[str, Any], source: str, base: Path) -> Config:
     _only(data, "", {"store", "paths", "database", "http", "scan", "loyalty", "lanes", "devices",
-                     "demo"})
+                     "demo", "face"})
     store = _table(data, "store")
     _only(store, "store", {"id", "name", "device_id", "timezone"})
     paths = _table(data, "paths")
@@ -142,6 +144,8 @@ def _build(data: Mapping[str, Any], source: str, base: Path) -> Config:
     lanes = _lanes(data.get("lanes", []))
     run_dir = state_dir / _get(paths, "paths", "run_dir", str, "run")
     devices = _devices(data.get("devices", []), {lane.id for lane in lanes}, state_dir, run_dir)
+    face = FaceConfig.from_mapping(_table(data, "face"), state_dir=state_dir, devices=devices,
+                                   kiosk_lanes=[lane.id for lane in lanes if lane.kind == "kiosk"])
     return Config(
         source=source,
         store=StoreConfig(
@@ -163,6 +167,7 @@ def _build(data: Mapping[str, Any], source: str, base: Path) -> Config:
         lanes=lanes,
         devices=devices,
         demo=DemoConfig(seed=_get(demo, "demo", "seed", bool, False)),
+        face=face,
     )
 
 
