@@ -53,11 +53,11 @@ class EdgeApp:
         self.devices: dict[str, Driver] = {}
         self.device_errors: dict[str, str] = {}
         self.loop_lag_s = 0.0
+        self.face: FaceService | None = None  # set while face recognition runs
         self.metrics = EdgeMetrics()
         self.metrics.bind(self)
         for lane in self.lanes.values():
             lane.observe(self._count)
-        self.face: FaceService | None = None  # set while face recognition runs
         self.http_url: str | None = None
         self.started_at: float | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -159,9 +159,8 @@ class EdgeApp:
         runtime = FaceRuntime(self)
         if await runtime.start():
             self.face = runtime.service
-            for camera_id, lane_id, frames in runtime.cameras():
-                self._spawn(f"face:{camera_id}",
-                            functools.partial(runtime.watch, camera_id, lane_id, frames))
+            for name, factory in runtime.tasks():
+                self._spawn(f"face:{name}", factory)
         try:
             yield
         finally:

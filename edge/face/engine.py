@@ -52,9 +52,10 @@ def load_face_recognition() -> Any:
             warnings.simplefilter("ignore")
             import face_recognition  # noqa: PLC0415 - loads 130 MB of models; only when used
     except SystemExit:
-        text = " ".join(said.getvalue().split())[:300] or "no reason given"
-        raise FaceUnavailable(f"face_recognition could not load its models ({text}): run "
-                              "`make setup` (installs face_recognition_models)") from None
+        # What it printed recommends installing from source, which compiles dlib: not ours.
+        raise FaceUnavailable("face_recognition could not load its models (the "
+                              "face_recognition_models package is missing or broken): run "
+                              "`make setup`, which installs it without compiling dlib") from None
     except ImportError as err:
         raise FaceUnavailable(f"face_recognition is not installed ({err}): run `make setup` "
                               "(installs it on top of dlib-bin)") from err

@@ -7,8 +7,10 @@ the rest of the appliance runs on.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..errors import EdgeError
@@ -58,12 +60,12 @@ class FaceRuntime:
     async def stop(self) -> None:
         await self.analyzer.stop()
 
-    def cameras(self) -> Iterator[tuple[str, str, Callable[[], AsyncIterator[Frame]]]]:
-        """Yield (camera id, lane id, frame source) for each configured, running camera."""
+    def tasks(self) -> Iterator[tuple[str, Callable[[], Awaitable[None]]]]:
+        """Yield (name, coroutine factory) for the tasks the app supervises."""
+        yield "gallery", self.keep_gallery_fresh
         for camera_id in self.app.config.face.cameras:
             driver: Any = self.app.devices.get(camera_id)
-            device = self.app.config.devices
-            lane = next((d.lane for d in device if d.id == camera_id), None)
+            lane = next((d.lane for d in self.app.config.devices if d.id == camera_id), None)
             if driver is None or lane is None:
                 _LOGGER.error("Face camera %s is not running; no recognition on it", camera_id)
                 continue
@@ -72,9 +74,15 @@ class FaceRuntime:
                 _LOGGER.error("Device %s gives no frames (not a camera driver); no face "
                               "recognition on it", camera_id)
                 continue
-            yield camera_id, lane, frames
+            yield camera_id, functools.partial(self.watch, camera_id, lane, frames)
 
     async def watch(self, camera_id: str, lane_id: str,
                     frames: Callable[[], AsyncIterator[Frame]]) -> None:
         """Run one camera's recognition loop (the app supervises and restarts it)."""
         await self.service.watch(camera_id, lane_id, frames(), self.greet)
+
+    async def keep_gallery_fresh(self) -> None:
+        """Pick up templates other processes changed (CLI enrolment, sync deletions)."""
+        while True:
+            await asyncio.sleep(self.app.config.face.gallery_refresh_ms / 1000)
+            await self.service.refresh()

@@ -32,7 +32,7 @@ from .consent import (
 from .engine import Job
 from .gallery import Gallery, Match
 from .pool import Analyzer
-from .quality import crowded
+from .quality import check, crowded
 from .session import CameraSession, Step
 from .templates import (
     Enrolment,
@@ -79,18 +79,18 @@ class Identification:
     """One photo searched against the gallery (``storeedge face identify``)."""
 
     faces: int
-    decision: str            # match, unknown, ambiguous, empty, no_face, refused
+    decision: str            # match, unknown, ambiguous, empty, no_face
     member_id: str | None
     nearest_member: str | None
     distance: float | None
     second_distance: float | None
-    quality: Quality | None
+    quality: Quality | None  # why the kiosk would refuse this face, if it would
 
     def as_dict(self) -> dict[str, Any]:
         return {"faces": self.faces, "decision": self.decision, "member_id": self.member_id,
                 "nearest_member": self.nearest_member, "distance": _round(self.distance),
                 "second_distance": _round(self.second_distance),
-                "quality": None if self.quality is None else self.quality.text}
+                "kiosk_would_refuse": None if self.quality is None else self.quality.text}
 
 
 class FaceService:
@@ -228,19 +228,21 @@ class FaceService:
     # -- identification ------------------------------------------------------------------
 
     async def identify(self, image: Image, *, bgr: bool = False) -> Identification:
-        """Search the dominant face of one picture against the gallery."""
+        """Search the dominant face of one picture against the gallery.
+
+        The answer names the member whatever the picture's quality; ``quality`` says whether
+        the kiosk would have refused such a frame, and why (a camera position, a complaint).
+        """
         await self.refresh()
-        job = Job(self.config.photo_upsample, self.config.kiosk_gates, bgr=bgr,
+        job = Job(self.config.photo_upsample, None, bgr=bgr,
                   retry_upsample=self.config.photo_upsample + 1)
         analysis = await self.analyzer.analyse(image, job)
-        faces = len(analysis.boxes)
-        if analysis.face is None:
-            return Identification(0, "no_face", None, None, None, None, None)
-        if analysis.refused is not None or analysis.encoding is None:
-            return Identification(faces, "refused", None, None, None, None, analysis.refused)
+        if analysis.face is None or analysis.encoding is None:
+            return Identification(len(analysis.boxes), "no_face", None, None, None, None, None)
         match = await self._search(analysis)
-        return Identification(faces, match.decision, match.member_id, match.nearest_member,
-                              match.distance, match.second_distance, None)
+        return Identification(len(analysis.boxes), match.decision, match.member_id,
+                              match.nearest_member, match.distance, match.second_distance,
+                              check(analysis.face, self.config.kiosk_gates))
 
     async def compare(self, a: Image, b: Image) -> dict[str, Any]:
         """Return ``{"distance", "match", "faces"}`` for the dominant faces of two photos."""
