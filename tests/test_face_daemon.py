@@ -115,6 +115,7 @@ async def test_the_greeting_leaves_a_member_already_on_the_cart(tmp_path: Path) 
         greet = lane_greeter({"1": scanned, "2": empty}, Catalog(store))
         for lane in ("1", "2"):
             await greet(Recognition("cam", lane, "M0002", None, time.time()))
+        assert scanned.cart.member is not None
         assert (scanned.cart.member.id, scanned.cart.member.identified_by) == ("M0001", "code")
         assert empty.cart.member is not None
         assert (empty.cart.member.id, empty.cart.member.identified_by) == ("M0002", "face")
