@@ -32,7 +32,7 @@ MAX_PHOTO_BYTES = 25 * 1024 * 1024
 MAX_PHOTO_PIXELS = 50_000_000
 # Photos larger than this are scaled down first: detection time grows with the pixel count and
 # a face in a portrait is still hundreds of pixels wide at this size.
-MAX_PHOTO_SIDE = 2000
+MAX_PHOTO_SIDE = 1280
 LANDMARK_SIDE = 256  # faces smaller than this are enlarged for the landmark predictor
 
 

@@ -1,29 +1,25 @@
 """Where the CPU work runs: worker processes for the daemon, a thread for one-shot tools.
 
-Workers are started with ``spawn`` (a fresh interpreter: forking a process that runs threads
-and an event loop is unsafe), load face_recognition's models once in their initializer, and
-ignore Ctrl-C (the daemon stops them). A worker that cannot load the models does not die in its
-initializer — that would only say "a process terminated abruptly" — but answers every job with
-the ``FaceUnavailable`` reason, which the daemon logs at start-up.
-
-A job that overruns ``job_timeout_s`` or a worker that dies (dlib crashing on a bad frame)
-restarts the pool; the frame is dropped and the next one is processed.
+Each worker is ``python -m edge.face.worker`` (``worker.py``): a fresh interpreter that imports
+only the engine and loads the models once. Not a multiprocessing pool: its workers re-import
+the daemon's main module (and with it every driver), start a resource-tracker process, and
+cannot be stopped in the middle of a job — together 30 MB of a 300 MB budget, and no way to
+end a stuck dlib call. A worker here is a child process: killed on a timeout, replaced when it
+dies, and a worker that cannot load the models says why instead of exiting 0.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
+import contextlib
 import logging
-import multiprocessing
-import os
-import signal
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from typing import Protocol
+import pickle
+import sys
+from typing import Any, Protocol
 
 from .engine import FaceEngine, Job
 from .types import Analysis, FaceError, FaceUnavailable, Image
+from .worker import HEADER, MAX_MESSAGE
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -38,36 +34,86 @@ class Analyzer(Protocol):
     async def stop(self) -> None: ...
 
 
-@functools.cache
-def _engine(detector: str) -> FaceEngine | FaceUnavailable:
-    """Return this process's engine (loaded once), or why it cannot load."""
+class _Gone(Exception):
+    """The worker process ended or its pipe broke."""
+
+
+class _Worker:
+    """One worker process and its pipes."""
+
+    def __init__(self, process: asyncio.subprocess.Process, pid: int) -> None:
+        self.process = process
+        self.pid = pid
+
+    @classmethod
+    async def spawn(cls, detector: str) -> _Worker:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "edge.face.worker", detector,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+        try:
+            hello = await _read(process)
+        except _Gone:
+            status = await process.wait()
+            raise FaceUnavailable(f"the face worker exited with status {status} before it "
+                                  "was ready") from None
+        except BaseException:
+            await _end(process)
+            raise
+        kind, value = hello
+        if kind != "ready":
+            await _end(process)
+            raise FaceUnavailable(str(value))
+        return cls(process, int(value))
+
+    async def run(self, image: Image, job: Job) -> Analysis:
+        stdin = self.process.stdin
+        assert stdin is not None
+        body = pickle.dumps((image, job), protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            stdin.write(HEADER.pack(len(body)) + body)
+            await stdin.drain()
+        except (BrokenPipeError, ConnectionResetError):
+            raise _Gone from None
+        kind, value = await _read(self.process)
+        if kind == "ok" and isinstance(value, Analysis):
+            return value
+        raise FaceError(str(value))
+
+    async def close(self) -> None:
+        """Let the worker finish and exit; kill it if it does not within 5 s."""
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        try:
+            await asyncio.wait_for(self.process.wait(), 5.0)
+        except TimeoutError:
+            await _end(self.process)
+
+    async def kill(self) -> None:
+        await _end(self.process)
+
+
+async def _read(process: asyncio.subprocess.Process) -> Any:
+    stdout = process.stdout
+    assert stdout is not None
     try:
-        return FaceEngine(detector)
-    except FaceUnavailable as err:
-        return err
+        (size,) = HEADER.unpack(await stdout.readexactly(HEADER.size))
+        if size > MAX_MESSAGE:
+            raise _Gone
+        body = await stdout.readexactly(size)
+    except (asyncio.IncompleteReadError, ConnectionResetError):
+        raise _Gone from None
+    return pickle.loads(body)  # noqa: S301 - our own child, over a private pipe
 
 
-def _init_worker(detector: str) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _engine(detector)
-
-
-def _warm(detector: str) -> int:
-    engine = _engine(detector)
-    if isinstance(engine, FaceUnavailable):
-        raise engine
-    return os.getpid()
-
-
-def _analyse(detector: str, image: Image, job: Job) -> Analysis:
-    engine = _engine(detector)
-    if isinstance(engine, FaceUnavailable):
-        raise engine
-    return engine.analyse(image, job)
+async def _end(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+    await process.wait()
 
 
 class ProcessAnalyzer:
-    """face_recognition in ``workers`` processes."""
+    """face_recognition in ``workers`` child processes, one job per worker at a time."""
 
     def __init__(self, *, detector: str, workers: int, job_timeout_s: float,
                  start_timeout_s: float) -> None:
@@ -75,87 +121,84 @@ class ProcessAnalyzer:
         self.workers = workers
         self.job_timeout_s = job_timeout_s
         self.start_timeout_s = start_timeout_s
-        self.pids: list[int] = []
         self.restarts = 0
-        self._executor: ProcessPoolExecutor | None = None
-        self._restarting = asyncio.Lock()
+        self._running: list[_Worker] = []
+        self._idle: asyncio.Queue[_Worker | None] = asyncio.Queue()
+        self._replacing: set[asyncio.Task[None]] = set()
+
+    @property
+    def pids(self) -> list[int]:
+        return sorted(w.pid for w in self._running)
 
     async def start(self) -> None:
         """Start the workers and wait until each has loaded the models."""
-        self._executor = self._new_executor()
-        try:
-            self.pids = await asyncio.wait_for(self._warm(self._executor), self.start_timeout_s)
-        except TimeoutError:
+        spawned = await asyncio.gather(*(self._spawn() for _ in range(self.workers)),
+                                       return_exceptions=True)
+        for result in spawned:
+            if isinstance(result, _Worker):
+                self._running.append(result)
+                self._idle.put_nowait(result)
+        failed = [r for r in spawned if isinstance(r, BaseException)]
+        if failed:
             await self.stop()
-            raise FaceUnavailable(f"the face workers did not load their models within "
-                                  f"{self.start_timeout_s:.0f} s") from None
-        except BaseException:
-            await self.stop()
-            raise
+            raise failed[0]
         _LOGGER.info("Face workers ready: pids %s", self.pids)
 
     async def analyse(self, image: Image, job: Job) -> Analysis:
-        executor = self._executor
-        if executor is None:
-            raise FaceUnavailable("the face workers are not running")
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(executor, _analyse, self.detector, image, job)
+        if not self._running:
+            raise FaceUnavailable("no face worker is running")
+        worker = await self._idle.get()
+        if worker is None:  # the last worker could not be replaced
+            self._idle.put_nowait(None)
+            raise FaceUnavailable("no face worker is running")
         try:
-            return await asyncio.wait_for(future, self.job_timeout_s)
+            result = await asyncio.wait_for(worker.run(image, job), self.job_timeout_s)
         except TimeoutError:
-            await self._restart(executor, f"a face job ran over {self.job_timeout_s:.1f} s")
-            raise FaceError("the face job timed out; the workers were restarted") from None
-        except BrokenProcessPool:
-            await self._restart(executor, "a face worker died")
-            raise FaceError("a face worker died; the workers were restarted") from None
+            await self._replace(worker, f"a face job ran over {self.job_timeout_s:.1f} s")
+            raise FaceError("the face job timed out; the worker was restarted") from None
+        except _Gone:
+            await self._replace(worker, "a face worker died")
+            raise FaceError("a face worker died; it was restarted") from None
+        except FaceError:
+            self._idle.put_nowait(worker)
+            raise
+        except BaseException:  # cancelled mid-job: the pipe is in an unknown state
+            task = asyncio.create_task(self._replace(worker, "a face job was cancelled"))
+            self._replacing.add(task)
+            task.add_done_callback(self._replacing.discard)
+            raise
+        self._idle.put_nowait(worker)
+        return result
 
     async def stop(self) -> None:
-        """Let the workers finish their job and exit; end any that do not within 5 s."""
-        executor, self._executor = self._executor, None
-        if executor is not None:
-            await asyncio.to_thread(_stop, executor, 5.0)
+        for task in list(self._replacing):
+            task.cancel()
+        await asyncio.gather(*self._replacing, return_exceptions=True)
+        running, self._running = self._running, []
+        await asyncio.gather(*(w.close() for w in running))
 
-    def _new_executor(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_worker, initargs=(self.detector,))
+    async def _spawn(self) -> _Worker:
+        try:
+            return await asyncio.wait_for(_Worker.spawn(self.detector), self.start_timeout_s)
+        except TimeoutError:
+            raise FaceUnavailable(f"a face worker did not load the models within "
+                                  f"{self.start_timeout_s:.0f} s") from None
 
-    async def _warm(self, executor: ProcessPoolExecutor) -> list[int]:
-        loop = asyncio.get_running_loop()
-        pids = await asyncio.gather(*(loop.run_in_executor(executor, _warm, self.detector)
-                                      for _ in range(self.workers)))
-        return sorted(set(pids))
-
-    async def _restart(self, broken: ProcessPoolExecutor, why: str) -> None:
-        async with self._restarting:
-            if self._executor is not broken:  # another camera restarted it already
-                return
-            self.restarts += 1
-            _LOGGER.error("%s; restarting the face workers (restart %d)", why, self.restarts)
-            self._executor = None
-            await asyncio.to_thread(_stop, broken, 0.0)
-            executor = self._new_executor()
-            try:
-                self.pids = await asyncio.wait_for(self._warm(executor), self.start_timeout_s)
-            except (TimeoutError, FaceError, BrokenProcessPool) as err:
-                _LOGGER.error("The face workers did not come back: %s", err or "timed out")
-                await asyncio.to_thread(_stop, executor, 0.0)
-                return
-            self._executor = executor
-
-
-def _stop(executor: ProcessPoolExecutor, grace_s: float) -> None:
-    """Shut ``executor`` down, ending workers still busy after ``grace_s`` seconds."""
-    # The executor has no public way to stop a job that is running; its worker processes are
-    # ours, so they are ended directly when they do not finish in time.
-    processes = list((getattr(executor, "_processes", None) or {}).values())
-    executor.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        process.join(grace_s)
-        if process.is_alive():
-            process.terminate()
-            process.join(5.0)
-    executor.shutdown(wait=True)
+    async def _replace(self, worker: _Worker, why: str) -> None:
+        self.restarts += 1
+        _LOGGER.error("%s; restarting it (restart %d)", why, self.restarts)
+        await worker.kill()
+        if worker in self._running:
+            self._running.remove(worker)
+        try:
+            fresh = await self._spawn()
+        except FaceError as err:
+            _LOGGER.error("The face worker did not come back: %s", err)
+            if not self._running:
+                self._idle.put_nowait(None)
+            return
+        self._running.append(fresh)
+        self._idle.put_nowait(fresh)
 
 
 class InlineAnalyzer:
