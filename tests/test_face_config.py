@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from edge.config import load_config
+from edge.doctor import run_checks
 from edge.errors import ConfigError
 from tests.helpers import write_config
 
@@ -74,3 +75,14 @@ def test_a_wrong_face_table_names_the_key(tmp_path: Path, face: str, key: str,
         load_config(path)
     assert error.value.key == key and words in error.value.message
     assert str(path) in str(error.value)
+
+
+def test_doctor_checks_the_face_key(tmp_path: Path) -> None:
+    path = config_with(tmp_path, "enabled = true\n")
+    config = load_config(path)
+    assert "will be created" in next(c for c in run_checks(config) if c.name == "face key").message
+    config.face.key_file.parent.mkdir(parents=True)
+    config.face.key_file.write_bytes(bytes(32))
+    config.face.key_file.chmod(0o644)
+    check = next(c for c in run_checks(config) if c.name == "face key")
+    assert check.level == "fail" and check.fix == f"chmod 600 {config.face.key_file}"
