@@ -42,11 +42,13 @@ OTHERS = {
     "faces/kit_harington/kit_harington_3.jpg": "M-KIT",
     "faces/rose_leslie/rose_leslie_2.jpg": "M-ROSE",
 }
-# The shopper in each group photo: the largest face, preferring the most central.
+# The shopper in each group photo: the largest face, preferring the most central. In
+# two_people the faces are the same height by their landmarks (the detector's boxes differ by
+# one of its 20% steps), so the one nearer the middle of the picture is the shopper.
 GROUPS = {
     "faces/group/kit_with_rose.jpg": "M-KIT",
     "faces/group/obama_and_biden.jpg": "M-OBAMA",
-    "faces/group/two_people.jpg": "M-BIDEN",
+    "faces/group/two_people.jpg": "M-OBAMA",
 }
 
 
@@ -94,6 +96,8 @@ def test_the_dominant_face_is_the_largest_then_the_most_central() -> None:
     assert dominant_face([corner, centre], 640, 480) == 1
     big_corner = Box(0, 160, 160, 0)
     assert dominant_face([centre, big_corner], 640, 480) == 1
+    # Same boxes, finer sizes from landmarks: the larger face wins, wherever it is.
+    assert dominant_face([corner, centre], 640, 480, sizes=[120.0, 80.0]) == 0
     assert dominant_face([], 640, 480) is None
 
 

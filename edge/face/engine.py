@@ -25,7 +25,7 @@ import numpy.typing as npt
 import PIL.Image
 import PIL.ImageOps
 
-from .quality import check, dominant_face, measure
+from .quality import check, dominant_face, face_height, measure
 from .types import DETECTORS, Analysis, Box, FaceUnavailable, Gates, Image, ImageUnreadable
 
 MAX_PHOTO_BYTES = 25 * 1024 * 1024
@@ -133,7 +133,10 @@ class FaceEngine:
         if not locations and job.retry_upsample is not None:
             locations = self._locate(rgb, job.retry_upsample)
         boxes = tuple(Box(*loc) for loc in locations)
-        dominant = dominant_face(boxes, width, height)
+        sizes = None
+        if len(boxes) > 1:  # several faces: measure them finer than the detector's box steps
+            sizes = [face_height(p) for p in self._fr.face_landmarks(rgb, locations)]
+        dominant = dominant_face(boxes, width, height, sizes)
         if dominant is None:
             return Analysis(width, height, (), None, None, None, None, None, None,
                             detect_ms=(time.perf_counter() - started) * 1000)
