@@ -143,8 +143,16 @@ class Store:
         try:
             while True:
                 await asyncio.sleep(self.checkpoint_interval_s)
+                job = asyncio.ensure_future(asyncio.to_thread(_checkpoint, conn))
                 try:
-                    await asyncio.to_thread(_checkpoint, conn)
+                    await asyncio.shield(job)
+                except asyncio.CancelledError:
+                    # The thread goes on using the connection: closing it under a running
+                    # checkpoint crashed the process (a segfault in sqlite3).
+                    await asyncio.wait([job])
+                    if not job.cancelled():
+                        job.exception()  # retrieved: a failure now no longer matters
+                    raise
                 except sqlite3.Error as err:
                     self.checkpoint_failures += 1
                     if self.checkpoint_failures in (1, 10) or self.checkpoint_failures % 100 == 0:
