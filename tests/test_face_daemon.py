@@ -8,6 +8,7 @@ import time
 import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -131,6 +132,12 @@ async def test_a_worker_that_dies_is_replaced(corpus: Path) -> None:
         job = Job(1, None)
         assert (await analyzer.analyse(photo, job)).encoding is not None
         (first,) = analyzer.pids
+        # A picture the engine cannot take is an error for that job, not a dead worker.
+        with pytest.raises(FaceError, match="8-bit 3-channel"):
+            await analyzer.analyse(photo[:, :, 0], job)
+        with pytest.raises(FaceError, match="AttributeError"):
+            await analyzer.analyse(photo, cast(Job, "not a job"))
+        assert analyzer.pids == [first] and analyzer.restarts == 0
         os.kill(first, signal.SIGKILL)
         with pytest.raises(FaceError, match="worker died"):
             await analyzer.analyse(photo, job)

@@ -76,6 +76,8 @@ def serve(detector: str, requests: BinaryIO, replies: BinaryIO) -> int:
             write_message(replies, ("ok", engine.analyse(image, job)))
         except FaceError as err:
             write_message(replies, ("error", str(err)))
+        except Exception as err:  # a bad frame must not cost a restart and a model reload
+            write_message(replies, ("error", f"{type(err).__name__}: {err}"))
         finally:
             if image.size > _LARGE_PICTURE:
                 _give_back_memory()
