@@ -11,7 +11,7 @@ import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -38,6 +38,9 @@ from .seed import seed_demo
 from .store import Store
 from .systemd import Notifier
 from .users import Users
+
+if TYPE_CHECKING:
+    from .face.service import FaceService
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -70,6 +73,7 @@ class EdgeApp:
         self.device_errors: dict[str, str] = {}
         self.last_weight: dict[str, WeightReading] = {}
         self.loop_lag_s = 0.0
+        self.face: FaceService | None = None  # set while face recognition runs
         self.metrics = EdgeMetrics()
         self.metrics.bind(self)
         for lane in self.lanes.values():
@@ -95,6 +99,7 @@ class EdgeApp:
             await self._stack.enter_async_context(self._lanes_ctx())
             await self._stack.enter_async_context(self._payments_ctx())
             await self._stack.enter_async_context(self._devices_ctx())
+            await self._stack.enter_async_context(self._face_ctx())
             await self._stack.enter_async_context(self._web_ctx())
             await self._stack.enter_async_context(self._console_ctx())
             await self._stack.enter_async_context(self._watchdog_ctx())
@@ -188,6 +193,29 @@ class EdgeApp:
                 except Exception:
                     _LOGGER.exception("Device %s did not stop cleanly", driver.device_id)
             self.devices.clear()
+
+    @asynccontextmanager
+    async def _face_ctx(self) -> AsyncIterator[None]:
+        """Start the face workers, the service and one task per kiosk camera, when enabled."""
+        if not self.config.face.enabled:
+            yield
+            return
+        from .face.runtime import FaceRuntime  # noqa: PLC0415 - only when face is enabled
+
+        runtime = FaceRuntime(self)
+        if await runtime.start():
+            from .face.registry import ConsentRegistry  # noqa: PLC0415
+
+            self.face = runtime.service
+            self.face_consents = ConsentRegistry(runtime.service)
+            for name, factory in runtime.tasks():
+                self._spawn(f"face:{name}", factory)
+        try:
+            yield
+        finally:
+            await self._cancel_tasks("face:")
+            self.face, self.face_consents = None, None
+            await runtime.stop()
 
     @asynccontextmanager
     async def _web_ctx(self) -> AsyncIterator[None]:

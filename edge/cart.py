@@ -64,6 +64,7 @@ class CartMember:
     id: str
     name: str
     tier: str
+    identified_by: str = "code"   # "face": ask for the phone's last 4 digits before spending
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,8 +136,9 @@ class Cart:
             self, lines=tuple(x for x in self.lines if x.line_id != line_id)
         )
 
-    def with_member(self, member: Member | None) -> Cart:
-        cart_member = CartMember(member.id, member.name, member.tier) if member else None
+    def with_member(self, member: Member | None, identified_by: str = "code") -> Cart:
+        cart_member = (CartMember(member.id, member.name, member.tier, identified_by)
+                       if member else None)
         return dataclasses.replace(self, member=cart_member)
 
     def to_json(self) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,6 +14,7 @@ from drivers.registry import DRIVERS
 from kiosk_ui.console.config import ConsoleConfig
 
 from .errors import ConfigError
+from .face.config import FaceConfig
 from .payments.config import PaymentsConfig
 from .scan_router import ScanRules
 
@@ -80,6 +81,7 @@ class Config:
     demo: DemoConfig
     payments: PaymentsConfig
     console: ConsoleConfig
+    face: FaceConfig = field(default_factory=FaceConfig)
 
     def lane(self, lane_id: str) -> LaneConfig | None:
         return next((lane for lane in self.lanes if lane.id == lane_id), None)
@@ -114,7 +116,7 @@ def load_config(path: Path | None = None) -> Config:
 
 def _build(data: Mapping[str, Any], source: str, base: Path) -> Config:
     _only(data, "", {"store", "paths", "database", "http", "scan", "loyalty", "lanes", "devices",
-                     "demo", "payments", "console"})
+                     "demo", "payments", "console", "face"})
     store = _table(data, "store")
     _only(store, "store", {"id", "name", "device_id", "timezone"})
     paths = _table(data, "paths")
@@ -146,6 +148,8 @@ def _build(data: Mapping[str, Any], source: str, base: Path) -> Config:
     lanes = _lanes(data.get("lanes", []))
     run_dir = state_dir / _get(paths, "paths", "run_dir", str, "run")
     devices = _devices(data.get("devices", []), {lane.id for lane in lanes}, state_dir, run_dir)
+    face = FaceConfig.from_mapping(_table(data, "face"), state_dir=state_dir, devices=devices,
+                                   kiosk_lanes=[lane.id for lane in lanes if lane.kind == "kiosk"])
     return Config(
         source=source,
         store=StoreConfig(
@@ -169,6 +173,7 @@ def _build(data: Mapping[str, Any], source: str, base: Path) -> Config:
         demo=DemoConfig(seed=_get(demo, "demo", "seed", bool, False)),
         payments=PaymentsConfig.from_mapping(_table(data, "payments"), state_dir),
         console=ConsoleConfig.from_mapping(_table(data, "console"), base),
+        face=face,
     )
 
 

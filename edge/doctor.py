@@ -29,7 +29,7 @@ class Check:
 
 def run_checks(config: Config) -> list[Check]:
     checks: list[Callable[[Config], Iterator[Check]]] = [
-        _zbar, _face_models, _database, _disk, _clock, _devices,
+        _zbar, _face_models, _face_key, _database, _disk, _clock, _devices,
     ]
     return [result for check in checks for result in check(config)]
 
@@ -59,6 +59,25 @@ def _face_models(_config: Config) -> Iterator[Check]:
     else:
         yield Check("face models", "fail", f"model files missing in {models}",
                     "pip install --force-reinstall --no-deps face_recognition_models")
+
+
+def _face_key(config: Config) -> Iterator[Check]:
+    if not config.face.enabled:
+        return
+    key = config.face.key_file
+    if not key.exists():
+        yield Check("face key", "ok", f"{key} will be created (mode 0600) on the first start")
+        return
+    mode = key.stat().st_mode & 0o777
+    if mode & 0o077:
+        yield Check("face key", "fail", f"{key} is readable by others (mode {mode:o}): face "
+                    "recognition will not start", f"chmod 600 {key}")
+    elif key.stat().st_size != 32:
+        yield Check("face key", "fail", f"{key} is damaged ({key.stat().st_size} bytes)",
+                    "restore it from a backup, or move it away and re-enrol every member")
+    else:
+        yield Check("face key", "ok", f"{key}: mode 600, cameras: "
+                    f"{', '.join(config.face.cameras) or 'none'}")
 
 
 def _database(config: Config) -> Iterator[Check]:

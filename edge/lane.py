@@ -234,18 +234,25 @@ class LaneSession:
 
     # -- cart actions -------------------------------------------------------------------
 
-    async def set_member(self, member: Member | None) -> LaneEvent:
-        """Attach a member (prices re-evaluated at once) or detach with None."""
+    async def set_member(
+        self, member: Member | None, *, identified_by: str = "code"
+    ) -> LaneEvent:
+        """Attach a member (prices re-evaluated at once) or detach with None.
+
+        ``identified_by`` is "code" or "face"; a face alone never authorises spending stored
+        value or points, so the cart keeps how the member was identified.
+        """
         async with self._lock:
             self._refuse_while_paying()
-            return self._publish(await self._set_member(member))
+            return self._publish(await self._set_member(member, identified_by))
 
-    async def _set_member(self, member: Member | None) -> LaneEvent:
-        await self._commit(self.cart.with_member(member))
+    async def _set_member(self, member: Member | None, identified_by: str = "code") -> LaneEvent:
+        await self._commit(self.cart.with_member(member, identified_by))
         if member is None:
             return LaneEvent("member_cleared", "member removed")
         return LaneEvent("member_identified", f"member {member.id}",
-                         data={"member_id": member.id, "name": member.name, "tier": member.tier})
+                         data={"member_id": member.id, "name": member.name, "tier": member.tier,
+                               "identified_by": identified_by})
 
     async def set_quantity(self, line_id: str, qty: int) -> LaneEvent:
         async with self._lock:
@@ -500,7 +507,7 @@ class LaneSession:
             "cart_id": self.cart.cart_id,
             "member": None if self.cart.member is None else {
                 "id": self.cart.member.id, "name": self.cart.member.name,
-                "tier": self.cart.member.tier},
+                "tier": self.cart.member.tier, "identified_by": self.cart.member.identified_by},
             "lines": [_line_view(line, priced_lines.get(line.line_id))
                       for line in self.cart.lines],
             "discounts": [{"promotion_id": d.promotion_id, "label": d.label,

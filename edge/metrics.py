@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -36,6 +36,13 @@ class EdgeMetrics:
                              ["device", "outcome"], registry=self.registry)
         self.safe_mode = Gauge("storeedge_safe_mode", "1 when the database failed its check",
                                registry=self.registry)
+        self.face_jobs = Counter("storeedge_face_jobs", "Face frames by camera and outcome",
+                                 ["camera", "outcome"], registry=self.registry)
+        self.face_job_seconds = Histogram(
+            "storeedge_face_job_seconds", "One frame: detect, landmarks, encode, 1:N search",
+            buckets=(0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0), registry=self.registry)
+        self.face_greetings = Counter("storeedge_face_greetings", "Members recognised by face",
+                                      ["lane"], registry=self.registry)
 
     def bind(self, app: EdgeApp) -> None:
         """Read device states and queue figures from ``app`` at every scrape."""
@@ -65,3 +72,7 @@ class _AppCollector(Collector):
         for lane_id, lane in self._app.lanes.items():
             carts.add_metric([lane_id], float(len(lane.cart.lines)))
         yield carts
+        face = self._app.face
+        if face is not None:
+            yield GaugeMetricFamily("storeedge_face_templates", "Face templates in the gallery",
+                                    value=float(len(face.gallery)))
