@@ -1,0 +1,408 @@
+"""The edge's sync client: pushes the outbox, pulls the change streams, keeps the sync state.
+
+``SyncClient.run`` is one supervised task (``EdgeApp`` restarts it if it dies). Inside it: a
+pusher, a puller per stream, and a loop refreshing the queue figures; until the device is
+paired only the figures run, and the state says "offline: not paired" while the lanes sell.
+All network waits are bounded by the transport; every retry goes through ``sync.retry``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import functools
+import hashlib
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from edge.catalog import Catalog
+from edge.config import Config
+from edge.store import Store
+
+from . import outbox
+from .apply import CACHED_STREAMS, apply_page, precheck, stream_cursor
+from .credentials import Credentials, load_credentials
+from .errors import AuthFailed, NotPaired, RequestRefused, SyncError, TransientError
+from .health import OFFLINE, ONLINE, Facts, SyncState, assess
+from .messages import STREAM_NAMES, ChangesPage, PushResult, parse_changes_page, parse_push_response
+from .offline import Decision, OfflineLimits, decide, read_facts
+from .protocol import MAX_PAYLOAD_BYTES, ProtocolError, dumps, encode_events, gzip_body
+from .retry import Backoff, CircuitBreaker
+from .transport import Transport, sleep_or_event
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class _CredentialsChanged(Exception):
+    """The credentials file changed under a running link: reconnect with the new one."""
+
+
+class SyncClient:
+    """``EdgeApp.sync``: the link to the CRM, and what the screens and tenders ask of it."""
+
+    def __init__(self, config: Config, store: Store, catalog: Catalog | None = None, *,
+                 crm_url: str | None = None,
+                 on_change: Callable[[SyncState], None] | None = None,
+                 observe_push: Callable[[float], None] | None = None) -> None:
+        self._config = config
+        self._sync = config.sync
+        self._store = store
+        self._catalog = catalog
+        self._crm_url_override = crm_url
+        self._on_change = on_change
+        self._observe_push = observe_push
+        self._nudge = asyncio.Event()
+        self._breaker = CircuitBreaker(self._sync.breaker_failures,
+                                       self._sync.breaker_reset_ms / 1000)
+        self.limits = OfflineLimits(self._sync.offline_per_transaction_fen,
+                                    self._sync.offline_total_fen, self._sync.offline_max_age_s)
+        self.credentials: Credentials | None = None
+        self.crm_url: str | None = None
+        self._not_paired: str | None = None
+        self._last_success: float | None = None
+        self._last_failure: float | None = None
+        self._last_error: str | None = None
+        self._stream_errors: dict[str, str] = {}
+        self._figures: outbox.QueueFigures | None = None
+        self._streams: dict[str, dict[str, Any]] = {}
+        self._skew_s: float | None = None
+        self._push_latency_s: float | None = None
+        self.state = SyncState(OFFLINE, "connecting to the CRM")
+
+    # -- what others call ------------------------------------------------------------------
+
+    @property
+    def online(self) -> bool:
+        """Whether the CRM answers now (online or degraded): payment codes need this."""
+        return self.state.state != OFFLINE
+
+    def nudge(self) -> None:
+        """Push soon: an event was just committed."""
+        self._nudge.set()
+
+    def status(self) -> dict[str, Any]:
+        """Return everything the console shows about sync, as plain JSON values."""
+        f = self._figures
+        oldest_age = _age_s(f.oldest_pending_at) if f and f.oldest_pending_at else None
+        return {
+            **self.state.as_dict(),
+            "online": self.online,
+            "paired": self.credentials is not None,
+            "device_key": self.credentials.device_key if self.credentials else None,
+            "crm_url": self.crm_url,
+            "last_success_at": _iso(self._last_success),
+            "last_error": self._last_error,
+            "last_error_at": _iso(self._last_failure),
+            "breaker": self._breaker.state,
+            "clock_skew_s": self._skew_s,
+            "push_latency_s": self._push_latency_s,
+            "acked_through_seq": f.acked_through_seq if f else None,
+            "last_seq": f.last_seq if f else None,
+            "pending_count": f.pending_count if f else None,
+            "pending_fen": f.pending_fen if f else None,
+            "oldest_pending_at": f.oldest_pending_at if f else None,
+            "oldest_pending_age_s": oldest_age,
+            "dead_letters": f.dead_letters if f else None,
+            "dead_letter_retries": f.dead_letter_retries if f else None,
+            "conflicts": f.conflicts if f else None,
+            "streams": self._streams,
+        }
+
+    async def check_offline_stored_value(self, amount_fen: int, member_id: str,
+                                         now: dt.datetime | None = None) -> Decision:
+        """Say whether ``amount_fen`` of ``member_id``'s stored value may be spent now."""
+        facts = await self._store.read(lambda conn: read_facts(conn, member_id))
+        return decide(facts, self.limits, amount_fen, now or dt.datetime.now(dt.UTC))
+
+    def check_offline_stored_value_in(self, conn: sqlite3.Connection, amount_fen: int,
+                                      member_id: str, now: dt.datetime | None = None) -> Decision:
+        """The same check inside the caller's write transaction (no race between lanes)."""
+        return decide(read_facts(conn, member_id), self.limits, amount_fen,
+                      now or dt.datetime.now(dt.UTC))
+
+    async def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
+        return await self._store.read(lambda conn: outbox.dead_letters(conn, limit))
+
+    async def conflicts(self, limit: int = 100) -> list[dict[str, Any]]:
+        return await self._store.read(lambda conn: outbox.conflicts(conn, limit))
+
+    async def retry_dead_letters(self, seqs: list[int] | None = None) -> int:
+        """Send dead letters again (after the cause was fixed); return how many were marked."""
+        count = await self._store.write(lambda conn: outbox.request_retry(conn, seqs))
+        self.nudge()
+        return count
+
+    # -- the task ------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run until cancelled: figures always; the link once the device is paired."""
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._figures_loop(), name="sync:figures")
+            if self._sync.enabled:
+                tasks.create_task(self._link_loop(), name="sync:link")
+            else:
+                self._not_paired = None
+
+    async def _link_loop(self) -> None:
+        while True:
+            creds = await self._wait_for_credentials()
+            self.credentials = creds
+            self.crm_url = self._crm_url_override or self._sync.crm_url or creds.crm_url
+            _LOGGER.info("Sync: paired as %s with %s", creds.device_key, self.crm_url)
+            transport = Transport(
+                self.crm_url, device_key=creds.device_key, secret=creds.secret,
+                connect_timeout_s=self._sync.connect_timeout_ms / 1000,
+                request_timeout_s=self._sync.request_timeout_ms / 1000,
+                max_response_bytes=self._sync.max_response_bytes,
+                ca_file=self._sync.ca_file or None,
+                retry_after_max_s=self._sync.retry_after_max_ms / 1000)
+            try:
+                async with transport, asyncio.TaskGroup() as tasks:
+                    tasks.create_task(self._push_loop(transport), name="sync:push")
+                    for stream in STREAM_NAMES:
+                        tasks.create_task(self._pull_loop(transport, stream),
+                                          name=f"sync:pull:{stream}")
+                    tasks.create_task(self._watch_credentials(), name="sync:credentials")
+            except* _CredentialsChanged:
+                _LOGGER.info("Sync: the credentials changed; reconnecting")
+
+    async def _wait_for_credentials(self) -> Credentials:
+        path = self._sync.credentials_path(self._config.paths.state_dir)
+        logged = None
+        while True:
+            try:
+                creds = await asyncio.to_thread(load_credentials, path, self._config.store.id,
+                                                self._config.store.device_id)
+            except NotPaired as err:
+                self._not_paired = str(err)
+                if logged != self._not_paired:
+                    _LOGGER.warning("Sync offline: %s", err)
+                    logged = self._not_paired
+                self._reassess()
+                await asyncio.sleep(self._sync.credentials_poll_ms / 1000)
+                continue
+            self._not_paired = None
+            self._reassess()
+            return creds
+
+    async def _watch_credentials(self) -> None:
+        path = self._sync.credentials_path(self._config.paths.state_dir)
+        stamp = _stamp(path)
+        while True:
+            await asyncio.sleep(self._sync.credentials_poll_ms / 1000)
+            if _stamp(path) != stamp:
+                raise _CredentialsChanged
+
+    async def _figures_loop(self) -> None:
+        while True:
+            await self._refresh_figures()
+            await asyncio.sleep(self._sync.status_refresh_ms / 1000)
+
+    async def _refresh_figures(self) -> None:
+        if self._store.safe_mode:
+            return
+        self._figures, self._streams = await self._store.read(_read_figures)
+        self._reassess()
+
+    # -- push ----------------------------------------------------------------------------
+
+    async def _push_loop(self, transport: Transport) -> None:
+        backoff = self._backoff()
+        limit = self._sync.push_batch_events
+        while True:
+            await self._gate()
+            batch = await self._store.read(functools.partial(self._next_batch, limit=limit))
+            if not batch.rows and not batch.skipped:
+                if await sleep_or_event(self._nudge, self._sync.push_interval_ms / 1000):
+                    await asyncio.sleep(self._sync.push_linger_ms / 1000)
+                continue
+            try:
+                result = await self._push(transport, batch)
+            except RequestRefused as err:
+                limit = await self._refused(batch, err)
+                continue
+            except (TransientError, AuthFailed, ProtocolError) as err:
+                self._failed(err)
+                await asyncio.sleep(backoff.next_delay(getattr(err, "retry_after_s", None)))
+                continue
+            backoff.reset()
+            limit = min(self._sync.push_batch_events, limit * 2)
+            await self._store.write(
+                functools.partial(outbox.record_push, batch=batch, result=result))
+            self._succeeded()
+            if result.rejected:
+                _LOGGER.warning("Sync: the CRM refused %d event(s), dead-lettered: %s",
+                                len(result.rejected),
+                                "; ".join(f"seq {r.seq} {r.code}: {r.message}"
+                                          for r in result.rejected[:3]))
+            if result.conflicts:
+                _LOGGER.warning("Sync: the CRM flagged %d conflict(s), e.g. %s %s",
+                                len(result.conflicts), result.conflicts[0].kind,
+                                result.conflicts[0].subject)
+            await self._refresh_figures()
+
+    def _next_batch(self, conn: sqlite3.Connection, limit: int) -> outbox.Batch:
+        max_bytes = self._sync.push_batch_bytes
+        if outbox.has_retries(conn):
+            return outbox.read_retries(conn, limit, max_bytes)
+        return outbox.read_batch(conn, limit, max_bytes)
+
+    async def _push(self, transport: Transport, batch: outbox.Batch) -> PushResult:
+        too_big = [r for r in batch.rows if len(r[4]) > MAX_PAYLOAD_BYTES]
+        if too_big:
+            # Refused by every CRM; say so here rather than send it.
+            raise RequestRefused(413, "too_large", f"event seq {too_big[0][0]} is "
+                                 f"{len(too_big[0][4])} bytes, over {MAX_PAYLOAD_BYTES}")
+        body, key = await asyncio.to_thread(_encode, batch)
+        started = time.monotonic()
+        raw = await transport.request("POST", "/v1/events", body, gzipped=True,
+                                      idempotency_key=key)
+        elapsed = time.monotonic() - started
+        self._push_latency_s = round(elapsed, 4)
+        if self._observe_push is not None:
+            self._observe_push(elapsed)
+        self._skew_s = transport.skew_s
+        seqs = batch.seqs or frozenset(s.seq for s in batch.skipped)
+        return await asyncio.to_thread(parse_push_response, raw, seqs)
+
+    async def _refused(self, batch: outbox.Batch, err: RequestRefused) -> int:
+        """Halve a refused batch until the one event at fault is alone; dead-letter that one."""
+        self._failed(err)
+        if len(batch.rows) > 1:
+            half = max(1, len(batch.rows) // 2)
+            _LOGGER.warning("Sync: the CRM refused a batch of %d (%s); trying %d",
+                            len(batch.rows), err, half)
+            return half
+        if batch.rows:
+            row = batch.rows[0]
+            _LOGGER.error("Sync: event seq %d (%s) refused on its own, dead-lettered: %s",
+                          row[0], row[2], err)
+            await self._store.write(
+                lambda conn: outbox.dead_letter_locally(conn, row, err.code, str(err)))
+        else:
+            await asyncio.sleep(self._backoff().next_delay())
+        await self._refresh_figures()
+        return self._sync.push_batch_events
+
+    # -- pull ----------------------------------------------------------------------------
+
+    async def _pull_loop(self, transport: Transport, stream: str) -> None:
+        backoff = self._backoff()
+        size = self._sync.pull_page_size
+        while True:
+            await self._gate()
+            cursor = await self._store.read(lambda conn: stream_cursor(conn, stream))
+            try:
+                page = await self._fetch(transport, stream, cursor, size)
+                applied = await self._store.write(
+                    functools.partial(apply_page, page=page, expected_cursor=cursor))
+            except (SyncError, ProtocolError) as err:
+                if isinstance(err, ProtocolError | RequestRefused):
+                    self._stream_errors[stream] = f"{stream} updates refused: {err}"
+                self._failed(err)
+                await asyncio.sleep(backoff.next_delay(getattr(err, "retry_after_s", None)))
+                continue
+            backoff.reset()
+            self._stream_errors.pop(stream, None)
+            self._succeeded()
+            if applied and page.changes:
+                _LOGGER.info("Sync: applied %d %s change(s)", len(page.changes), stream)
+                if stream in CACHED_STREAMS and self._catalog is not None:
+                    self._catalog.invalidate()
+            if not page.has_more:
+                await asyncio.sleep(self._sync.pull_interval_ms / 1000)
+
+    async def _fetch(self, transport: Transport, stream: str, cursor: str,
+                     size: int) -> ChangesPage:
+        raw = await transport.request(
+            "GET", f"/v1/changes?stream={stream}&after={cursor}&limit={size}")
+        self._skew_s = transport.skew_s
+        page = await asyncio.to_thread(parse_changes_page, raw, stream, size)
+        precheck(page)
+        return page
+
+    # -- bookkeeping -----------------------------------------------------------------------
+
+    def _backoff(self) -> Backoff:
+        return Backoff(self._sync.backoff_base_ms / 1000, self._sync.backoff_max_ms / 1000)
+
+    async def _gate(self) -> None:
+        """Wait while the breaker is open (one task probes when it half-opens)."""
+        while wait := self._breaker.wait_s(time.monotonic()):
+            self._reassess()
+            await asyncio.sleep(wait)
+
+    def _succeeded(self) -> None:
+        self._last_success = time.time()
+        self._breaker.success()
+        self._reassess()
+
+    def _failed(self, err: Exception) -> None:
+        self._last_failure = time.time()
+        self._last_error = str(err)[:500]
+        self._breaker.failure(time.monotonic())
+        _LOGGER.debug("Sync failure: %s", err)
+        self._reassess()
+
+    def _reassess(self) -> None:
+        f = self._figures
+        state = assess(Facts(
+            now=time.time(), enabled=self._sync.enabled, not_paired=self._not_paired,
+            breaker=self._breaker.state, last_success=self._last_success,
+            last_failure=self._last_failure, last_error=self._last_error,
+            stream_error=next(iter(self._stream_errors.values()), None),
+            dead_letters=f.dead_letters if f else 0, skew_s=self._skew_s,
+            oldest_pending_age_s=_age_s(f.oldest_pending_at) if f and f.oldest_pending_at
+            else None,
+            pending_count=f.pending_count if f else 0,
+            offline_after_s=self._sync.offline_after_ms / 1000,
+            max_skew_s=self._sync.max_clock_skew_ms / 1000,
+            backlog_warn_s=self._sync.backlog_warn_ms / 1000))
+        if state != self.state:
+            previous, self.state = self.state, state
+            level = logging.INFO if state.state == ONLINE else logging.WARNING
+            change = state.state if previous.state == state.state else \
+                f"{previous.state} -> {state.state}"
+            _LOGGER.log(level, "Sync %s: %s", change, state.reason)
+            if self._on_change is not None:
+                self._on_change(state)
+
+
+def _encode(batch: outbox.Batch) -> tuple[bytes, str]:
+    raw = encode_events(batch.rows)
+    if batch.skipped:
+        skipped = ",".join(dumps(s.as_dict()).decode() for s in batch.skipped)
+        raw = raw[:-1] + b',"skipped":[' + skipped.encode() + b"]}"
+    seqs = sorted(batch.seqs) or [s.seq for s in batch.skipped]
+    key = f"{seqs[0]}-{seqs[-1]}.{hashlib.sha256(raw).hexdigest()[:32]}"
+    return gzip_body(raw), key
+
+
+def _read_figures(conn: sqlite3.Connection) -> tuple[outbox.QueueFigures, dict[str, Any]]:
+    streams = {r[0]: {"cursor": r[1], "checked_at": r[2], "changed_at": r[3]}
+               for r in conn.execute(
+                   "SELECT stream, cursor, checked_at, changed_at FROM sync_cursors")}
+    return outbox.queue_figures(conn), streams
+
+
+def _stamp(path: Path) -> tuple[float, int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_mtime, info.st_size
+
+
+def _iso(ts: float | None) -> str | None:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds") if ts else None
+
+
+def _age_s(iso: str) -> float:
+    at = dt.datetime.fromisoformat(iso)
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=dt.UTC)
+    return round(max(0.0, (dt.datetime.now(dt.UTC) - at).total_seconds()), 1)
