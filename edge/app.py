@@ -16,6 +16,8 @@ from aiohttp import web
 
 from drivers.base import DeviceStatus, Driver, ScanData, ScanRejected, StatusChanged
 from drivers.registry import DRIVERS
+from sync.client import SyncClient
+from sync.health import SyncState
 
 from .catalog import Catalog
 from .config import Config
@@ -51,9 +53,14 @@ class EdgeApp:
         self.device_errors: dict[str, str] = {}
         self.loop_lag_s = 0.0
         self.metrics = EdgeMetrics()
+        self.sync = SyncClient(config, self.store, self.catalog, on_change=self._sync_changed,
+                               observe_push=self.metrics.sync_push_seconds.observe)
         self.metrics.bind(self)
         for lane in self.lanes.values():
             lane.observe(self._count)
+        for lane in self.lanes.values():
+            lane.sync_view = self.sync.state.as_dict
+            lane.observe(self._nudge_sync)
         self.http_url: str | None = None
         self.started_at: float | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -67,6 +74,7 @@ class EdgeApp:
         try:
             await self._stack.enter_async_context(self._store_ctx())
             await self._stack.enter_async_context(self._lanes_ctx())
+            await self._stack.enter_async_context(self._sync_ctx())
             await self._stack.enter_async_context(self._devices_ctx())
             await self._stack.enter_async_context(self._web_ctx())
             await self._stack.enter_async_context(self._watchdog_ctx())
@@ -119,6 +127,24 @@ class EdgeApp:
             for lane in self.lanes.values():
                 await lane.restore()
         yield
+
+    @asynccontextmanager
+    async def _sync_ctx(self) -> AsyncIterator[None]:
+        if not self.store.safe_mode:  # a damaged file is not read for sending
+            self._spawn("sync", self.sync.run)
+        try:
+            yield
+        finally:
+            await self._cancel_tasks("sync")
+
+    def _sync_changed(self, state: SyncState) -> None:
+        for lane in self.lanes.values():
+            lane.sync_view = state.as_dict
+            lane.refresh()
+
+    def _nudge_sync(self, _lane_id: str, event: LaneEvent) -> None:
+        if event.code in ("sale_completed", "cart_voided"):
+            self.sync.nudge()
 
     @asynccontextmanager
     async def _devices_ctx(self) -> AsyncIterator[None]:
@@ -303,6 +329,7 @@ class EdgeApp:
                for d, r in self.device_errors.items() if d not in self.devices],
             "started_at": self.started_at,
             "loop_lag_s": round(self.loop_lag_s, 3),
+            "sync": self.sync.status(),
         }
 
     def require_writable(self) -> None:

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from drivers.base import DeviceConfig, DeviceConfigError
 from drivers.registry import DRIVERS
+from sync.config import SyncConfig
 
 from .errors import ConfigError
 from .scan_router import ScanRules
@@ -76,6 +77,7 @@ class Config:
     lanes: tuple[LaneConfig, ...]
     devices: tuple[DeviceConfig, ...]
     demo: DemoConfig
+    sync: SyncConfig
 
     def lane(self, lane_id: str) -> LaneConfig | None:
         return next((lane for lane in self.lanes if lane.id == lane_id), None)
@@ -110,7 +112,7 @@ def load_config(path: Path | None = None) -> Config:
 
 def _build(data: Mapping[str, Any], source: str, base: Path) -> Config:
     _only(data, "", {"store", "paths", "database", "http", "scan", "loyalty", "lanes", "devices",
-                     "demo"})
+                     "demo", "sync"})
     store = _table(data, "store")
     _only(store, "store", {"id", "name", "device_id", "timezone"})
     paths = _table(data, "paths")
@@ -163,6 +165,7 @@ def _build(data: Mapping[str, Any], source: str, base: Path) -> Config:
         lanes=lanes,
         devices=devices,
         demo=DemoConfig(seed=_get(demo, "demo", "seed", bool, False)),
+        sync=SyncConfig.from_mapping(_table(data, "sync"), base),
     )
 
 

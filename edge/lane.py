@@ -90,6 +90,9 @@ class LaneSession:
         self.last_sale: CompletedSale | None = None
         self._listeners: set[asyncio.Queue[dict[str, Any]]] = set()
         self._observers: list[Callable[[str, LaneEvent], None]] = []
+        # The sync state shown on the lane's screen; EdgeApp points it at its sync client.
+        self.sync_view: Callable[[], dict[str, str]] = lambda: {
+            "state": "offline", "reason": "sync is not running"}
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -340,14 +343,18 @@ class LaneSession:
             observer(self.lane_id, event)
         if not event.ok:
             _LOGGER.info("Lane %s: %s (%s)", self.lane_id, event.message, event.code)
+        self.refresh()
+        return event
+
+    def refresh(self) -> None:
+        """Send the lane's current state to every screen watching it."""
         if not self._listeners:
-            return event
+            return
         snapshot = self.snapshot()
         for queue in list(self._listeners):
             if queue.full():
                 queue.get_nowait()  # a slow screen skips to the newest state
             queue.put_nowait(snapshot)
-        return event
 
     def snapshot(self) -> dict[str, Any]:
         """Return the lane as a screen shows it."""
@@ -372,6 +379,7 @@ class LaneSession:
             "last_sale": None if self.last_sale is None else {
                 "sale_id": self.last_sale.sale_id, "receipt_no": self.last_sale.receipt_no,
                 "total_fen": self.last_sale.total_fen, "change_fen": self.last_sale.change_fen},
+            "sync": self.sync_view(),
         }
 
 
