@@ -267,7 +267,7 @@ class SyncClient:
             self._observe_push(elapsed)
         self._skew_s = transport.skew_s
         seqs = batch.seqs or frozenset(s.seq for s in batch.skipped)
-        return await asyncio.to_thread(parse_push_response, raw, seqs)
+        return await asyncio.to_thread(parse_push_response, raw, seqs, batch.ack_limit)
 
     async def _refused(self, batch: outbox.Batch, err: RequestRefused) -> int:
         """Halve a refused batch until the one event at fault is alone; dead-letter that one."""

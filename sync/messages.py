@@ -162,8 +162,12 @@ def _checked(raw: bytes, schema: Schema, what: str) -> Any:
     return value
 
 
-def parse_push_response(raw: bytes, sent_seqs: frozenset[int]) -> PushResult:
-    """Parse the answer to a push of ``sent_seqs``; refuse an answer about other events."""
+def parse_push_response(raw: bytes, sent_seqs: frozenset[int], ack_limit: int) -> PushResult:
+    """Parse the answer to a push of ``sent_seqs``; refuse an answer about other events.
+
+    ``ack_limit`` is the highest seq the answer may acknowledge: the last one sent, or the
+    cursor already held when dead letters behind it were sent again.
+    """
     value = _checked(raw, PUSH_RESPONSE, "push response")
     rejected = tuple(Rejection(r["seq"], r["event_id"], r["code"], r["message"])
                      for r in value["rejected"])
@@ -173,7 +177,7 @@ def parse_push_response(raw: bytes, sent_seqs: frozenset[int]) -> PushResult:
     if not strangers <= sent_seqs:
         raise ProtocolError("push response names events not sent: "
                             f"{sorted(strangers - sent_seqs)[:5]}")
-    if value["acked_through_seq"] > max(sent_seqs):
+    if value["acked_through_seq"] > ack_limit:
         raise ProtocolError("push response acknowledges events that were not sent")
     return PushResult(value["acked_through_seq"], rejected, conflicts)
 

@@ -43,6 +43,12 @@ class Batch:
     rows: tuple[Row, ...]
     skipped: tuple[Skipped, ...]
     retry: bool          # dead letters sent again on request, not the head of the queue
+    cursor: int          # acked_through_seq when the batch was read
+
+    @property
+    def ack_limit(self) -> int:
+        """The highest seq an answer to this batch may acknowledge."""
+        return max([self.cursor, *self.seqs, *(s.seq for s in self.skipped)])
 
     @property
     def seqs(self) -> frozenset[int]:
@@ -87,7 +93,7 @@ def read_batch(conn: sqlite3.Connection, max_events: int, max_bytes: int) -> Bat
         if rows and (size > max_bytes or len(rows) >= max_events):
             break
         rows.append(row)
-    return Batch(tuple(rows), skipped, retry=False)
+    return Batch(tuple(rows), skipped, retry=False, cursor=cursor)
 
 
 def read_retries(conn: sqlite3.Connection, max_events: int, max_bytes: int) -> Batch:
@@ -103,7 +109,7 @@ def read_retries(conn: sqlite3.Connection, max_events: int, max_bytes: int) -> B
         if rows and size > max_bytes:
             break
         rows.append(row)
-    return Batch(tuple(rows), (), retry=True)
+    return Batch(tuple(rows), (), retry=True, cursor=cursor)
 
 
 def record_push(conn: sqlite3.Connection, batch: Batch, result: PushResult) -> int:
