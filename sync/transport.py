@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import io
 import logging
 import ssl
 import time
@@ -87,9 +88,12 @@ class Transport:
                                           timestamp_ms=self.signing_time_ms(),
                                           idempotency_key=idempotency_key))
         url = URL(self.base_url + path, encoded=True)
+        # aiohttp writes a large bytes body in one go; a file-like body goes in chunks.
+        data: bytes | io.BytesIO | None = (io.BytesIO(body) if len(body) > 512 * 1024
+                                           else body or None)
         sent = time.time()
         try:
-            async with self._session.request(method, url, data=body or None,
+            async with self._session.request(method, url, data=data,
                                              headers=headers) as response:
                 raw = await self._read_bounded(response)
                 received = time.time()

@@ -113,9 +113,9 @@ async def started(config: Config) -> AsyncIterator[EdgeApp]:
 
 
 async def wait_for(check: Callable[[], Awaitable[bool]] | Callable[[], bool],
-                   timeout: float = 20.0, what: str = "condition") -> None:
-    """Poll ``check`` until it is true; fail naming ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
+                   limit_s: float = 20.0, what: str = "condition") -> None:
+    """Poll ``check`` until it is true; fail naming ``what`` after ``limit_s`` seconds."""
+    deadline = time.monotonic() + limit_s
     while True:
         result = check()
         if asyncio.iscoroutine(result):
