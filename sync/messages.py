@@ -33,7 +33,14 @@ IDENT = Str(32, pattern=r"[A-Za-z0-9_-]+")
 CURSOR = Str(128, min_len=0, pattern=r"[A-Za-z0-9._-]*")
 STREAM_NAMES = ("catalog", "promotions", "coupons", "members", "allowances")
 
-PUSH_REQUEST = Obj({"events": List(EVENT_ENVELOPE, MAX_BATCH_EVENTS, min_items=1)})
+PUSH_REQUEST = Obj(
+    {"events": List(EVENT_ENVELOPE, MAX_BATCH_EVENTS,
+                    description="in seq order; events or skipped must not both be empty")},
+    {"skipped": List(Obj({
+        "seq": Int(1, 10**16), "event_id": Str(120), "code": Str(64), "message": Str(1000),
+    }), MAX_BATCH_EVENTS, description="events the edge cannot send at all (dead-lettered "
+        "there); the CRM records them as rejected so the watermark moves past them")},
+)
 
 PUSH_RESPONSE = Obj({
     "acked_through_seq": Int(0, 10**16, "every seq up to this one is settled at the CRM "
