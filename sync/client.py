@@ -110,6 +110,7 @@ class SyncClient:
             "dead_letter_retries": f.dead_letter_retries if f else None,
             "conflicts": f.conflicts if f else None,
             "streams": self._streams,
+            "stream_errors": dict(self._stream_errors),
         }
 
     async def check_offline_stored_value(self, amount_fen: int, member_id: str,
@@ -223,7 +224,11 @@ class SyncClient:
             try:
                 result = await self._push(transport, batch)
             except RequestRefused as err:
-                limit = await self._refused(batch, err)
+                if err.blames_body:
+                    limit = await self._refused(batch, err, backoff)
+                    continue
+                self._failed(err)
+                await asyncio.sleep(backoff.next_delay())
                 continue
             except (TransientError, AuthFailed, ProtocolError) as err:
                 self._failed(err)
@@ -269,7 +274,7 @@ class SyncClient:
         seqs = batch.seqs or frozenset(s.seq for s in batch.skipped)
         return await asyncio.to_thread(parse_push_response, raw, seqs, batch.ack_limit)
 
-    async def _refused(self, batch: outbox.Batch, err: RequestRefused) -> int:
+    async def _refused(self, batch: outbox.Batch, err: RequestRefused, backoff: Backoff) -> int:
         """Halve a refused batch until the one event at fault is alone; dead-letter that one."""
         self._failed(err)
         if len(batch.rows) > 1:
@@ -284,7 +289,7 @@ class SyncClient:
             await self._store.write(
                 lambda conn: outbox.dead_letter_locally(conn, row, err.code, str(err)))
         else:
-            await asyncio.sleep(self._backoff().next_delay())
+            await asyncio.sleep(backoff.next_delay())
         await self._refresh_figures()
         return self._sync.push_batch_events
 
@@ -398,7 +403,7 @@ def _stamp(path: Path) -> tuple[float, int] | None:
 
 
 def _iso(ts: float | None) -> str | None:
-    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds") if ts else None
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="milliseconds") if ts else None
 
 
 def _age_s(iso: str) -> float:

@@ -28,6 +28,15 @@ class RequestRefused(SyncError):
         super().__init__(f"HTTP {status} {code}: {message}")
         self.status, self.code = status, code
 
+    @property
+    def blames_body(self) -> bool:
+        """Whether the CRM refused what we sent (not where or how we sent it).
+
+        Only then may the batch be split and an event be dead-lettered: a 404 from a wrong
+        URL, or a proxy's own 400, must never empty the queue into dead letters.
+        """
+        return self.status == 413 or (self.status == 400 and self.code == "bad_request")
+
 
 class NotPaired(SyncError):
     """No usable credentials: run `storeedge pair CODE`."""

@@ -29,7 +29,8 @@ from tests.sync_helpers import (
 
 def synced(app: EdgeApp) -> bool:
     status = app.sync.status()
-    return status["pending_count"] == 0 and status["last_seq"] == status["acked_through_seq"]
+    return bool(status["pending_count"] == 0
+                and status["last_seq"] == status["acked_through_seq"])
 
 
 async def test_sales_reach_the_crm_once_and_points_come_back_as_balances(tmp_path: Path) -> None:
@@ -89,7 +90,8 @@ async def test_unpaired_daemon_keeps_selling_then_pairs_and_catches_up(tmp_path:
 
             await pair(config, crm)   # while the daemon runs, as store IT would
             await wait_for(lambda: synced(app), what="the backlog to drain after pairing")
-            assert app.sync.online and app.sync.state.state == "online"
+            after = app.sync.status()   # a fresh read: the state changed under the assertions above
+            assert after["online"] and after["state"] == "online"
             assert app.lanes["1"].snapshot()["sync"] == {"state": "online",
                                                          "reason": "in sync with the CRM"}
             assert crm_rows(crm.db_path, "SELECT seq FROM events ORDER BY seq") == [(1,), (2,)]
@@ -164,6 +166,9 @@ async def test_changes_at_the_crm_reach_the_lane_pricing(tmp_path: Path) -> None
             await wait_for(chips_20_off, what="the changed promotion in the lane's pricing")
             assert lane.priced.discounts[0].label == "零食8折"
 
+            async def cola_gone() -> bool:
+                return await app.catalog.product_by_gtin("0" + BARCODES["P002"]) is None
+            await wait_for(cola_gone, what="the deleted product to leave the edge")
             event = await lane.handle_scan(route(BARCODES["P002"], config.scan))
             assert not event.ok and event.code == "item_not_found"
 

@@ -285,7 +285,7 @@ async def test_whole_batch_problems_are_refused_with_a_clear_status(device: Devi
 async def test_coupon_first_redemption_wins_and_later_ones_are_flagged(device: Device) -> None:
     use = [{"code": "WELCOME10", "amount_fen": 1000}]
     status, answer = await device.push([sale(1, coupons=use)])
-    assert answer["conflicts"] == []
+    assert status == 200 and answer["conflicts"] == []
     status, answer = await device.push([sale(2, coupons=use),
                                         sale(3, coupons=[{"code": "NOPE", "amount_fen": 5}])])
     assert [(c["seq"], c["kind"], c["subject"]) for c in answer["conflicts"]] == [
@@ -293,7 +293,7 @@ async def test_coupon_first_redemption_wins_and_later_ones_are_flagged(device: D
     assert answer["conflicts"][0]["detail"]["first_event_id"] == f"{DEVICE_KEY}:1"
     # A retry of the same push is told about the same conflicts again.
     status, again = await device.push([sale(2, coupons=use)])
-    assert again["conflicts"][0]["kind"] == "coupon_already_redeemed"
+    assert status == 200 and again["conflicts"][0]["kind"] == "coupon_already_redeemed"
 
 
 async def test_change_stream_pages_and_cursor(device: Device) -> None:

@@ -158,8 +158,9 @@ def _page(changes: list[dict[str, object]]) -> bytes:
 
 
 def test_change_pages_are_checked_row_by_row() -> None:
-    row = {"code": "C1", "label": "x", "body": {}, "valid_from": None, "valid_to": None,
-           "member_id": None, "redeemed_at": None, "updated_at": "2026-01-01T00:00:00+00:00"}
+    row: dict[str, object] = {
+        "code": "C1", "label": "x", "body": {}, "valid_from": None, "valid_to": None,
+        "member_id": None, "redeemed_at": None, "updated_at": "2026-01-01T00:00:00+00:00"}
     good = {"op": "upsert", "key": "C1", "version": 1, "data": row}
     page = parse_changes_page(_page([good, {"op": "delete", "key": "C0", "version": 2,
                                             "data": None}]), "coupons", 10)
@@ -180,7 +181,8 @@ def test_retry_policy_sorts_answers() -> None:
     assert isinstance(error_for_status(503, b"", None, 60), TransientError)
     throttled = error_for_status(429, b"", "7", 60)
     assert isinstance(throttled, TransientError) and throttled.retry_after_s == 7
-    assert error_for_status(429, b"", "99999", 60).retry_after_s == 60   # capped
+    capped = error_for_status(429, b"", "99999", 60)
+    assert isinstance(capped, TransientError) and capped.retry_after_s == 60
     assert isinstance(error_for_status(401, b"", None, 60), AuthFailed)
     replay = b'{"error": {"code": "replayed", "message": "m"}}'
     assert isinstance(error_for_status(409, replay, None, 60), TransientError)
