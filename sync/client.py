@@ -30,7 +30,14 @@ from .errors import AuthFailed, NotPaired, RequestRefused, SyncError, TransientE
 from .health import OFFLINE, ONLINE, Facts, SyncState, assess
 from .messages import STREAM_NAMES, ChangesPage, PushResult, parse_changes_page, parse_push_response
 from .offline import Decision, OfflineLimits, decide, read_facts
-from .protocol import MAX_PAYLOAD_BYTES, ProtocolError, dumps, encode_events, gzip_body
+from .protocol import (
+    MAX_PAYLOAD_BYTES,
+    PUSH_CONTENT_TYPE,
+    ProtocolError,
+    dumps,
+    encode_events,
+    gzip_body,
+)
 from .retry import Backoff, CircuitBreaker
 from .transport import Transport, sleep_or_event
 
@@ -68,6 +75,8 @@ class SyncClient:
         self._last_error: str | None = None
         self._stream_errors: dict[str, str] = {}
         self._figures: outbox.QueueFigures | None = None
+        self._figures_at = 0.0
+        self._pending_sum = outbox.PendingSum()
         self._streams: dict[str, dict[str, Any]] = {}
         self._skew_s: float | None = None
         self._push_latency_s: float | None = None
@@ -206,7 +215,9 @@ class SyncClient:
     async def _refresh_figures(self) -> None:
         if self._store.safe_mode:
             return
-        self._figures, self._streams = await self._store.read(_read_figures)
+        self._figures, self._streams = await self._store.read(
+            functools.partial(_read_figures, pending=self._pending_sum))
+        self._figures_at = time.monotonic()
         self._reassess()
 
     # -- push ----------------------------------------------------------------------------
@@ -248,7 +259,8 @@ class SyncClient:
                 _LOGGER.warning("Sync: the CRM flagged %d conflict(s), e.g. %s %s",
                                 len(result.conflicts), result.conflicts[0].kind,
                                 result.conflicts[0].subject)
-            await self._refresh_figures()
+            if time.monotonic() - self._figures_at > self._sync.status_refresh_ms / 1000:
+                await self._refresh_figures()
 
     def _next_batch(self, conn: sqlite3.Connection, limit: int) -> outbox.Batch:
         max_bytes = self._sync.push_batch_bytes
@@ -265,7 +277,7 @@ class SyncClient:
         body, key = await asyncio.to_thread(_encode, batch)
         started = time.monotonic()
         raw = await transport.request("POST", "/v1/events", body, gzipped=True,
-                                      idempotency_key=key)
+                                      content_type=PUSH_CONTENT_TYPE, idempotency_key=key)
         elapsed = time.monotonic() - started
         self._push_latency_s = round(elapsed, 4)
         if self._observe_push is not None:
@@ -378,20 +390,20 @@ class SyncClient:
 
 
 def _encode(batch: outbox.Batch) -> tuple[bytes, str]:
-    raw = encode_events(batch.rows)
-    if batch.skipped:
-        skipped = ",".join(dumps(s.as_dict()).decode() for s in batch.skipped)
-        raw = raw[:-1] + b',"skipped":[' + skipped.encode() + b"]}"
+    lines = [encode_events(batch.rows)] if batch.rows else []
+    lines += [dumps({"skipped": s.as_dict()}) for s in batch.skipped]
+    raw = b"\n".join(lines)
     seqs = sorted(batch.seqs) or [s.seq for s in batch.skipped]
     key = f"{seqs[0]}-{seqs[-1]}.{hashlib.sha256(raw).hexdigest()[:32]}"
     return gzip_body(raw), key
 
 
-def _read_figures(conn: sqlite3.Connection) -> tuple[outbox.QueueFigures, dict[str, Any]]:
+def _read_figures(conn: sqlite3.Connection, pending: outbox.PendingSum,
+                  ) -> tuple[outbox.QueueFigures, dict[str, Any]]:
     streams = {r[0]: {"cursor": r[1], "checked_at": r[2], "changed_at": r[3]}
                for r in conn.execute(
                    "SELECT stream, cursor, checked_at, changed_at FROM sync_cursors")}
-    return outbox.queue_figures(conn), streams
+    return outbox.queue_figures(conn, pending), streams
 
 
 def _stamp(path: Path) -> tuple[float, int] | None:

@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .events import EVENT_ENVELOPE
 from .protocol import MAX_BATCH_EVENTS, ProtocolError, loads_strict
 from .schema import (
     DELTA,
@@ -33,14 +32,12 @@ IDENT = Str(32, pattern=r"[A-Za-z0-9_-]+")
 CURSOR = Str(128, min_len=0, pattern=r"[A-Za-z0-9._-]*")
 STREAM_NAMES = ("catalog", "promotions", "coupons", "members", "allowances")
 
-PUSH_REQUEST = Obj(
-    {"events": List(EVENT_ENVELOPE, MAX_BATCH_EVENTS,
-                    description="in seq order; events or skipped must not both be empty")},
-    {"skipped": List(Obj({
-        "seq": Int(1, 10**16), "event_id": Str(120), "code": Str(64), "message": Str(1000),
-    }), MAX_BATCH_EVENTS, description="events the edge cannot send at all (dead-lettered "
-        "there); the CRM records them as rejected so the watermark moves past them")},
-)
+# A push body is NDJSON: one line per event (EVENT_ENVELOPE, "payload" last), or per event
+# the edge cannot send at all (dead-lettered there; the CRM records it as rejected so its
+# watermark moves past it).
+SKIPPED_LINE = Obj({"skipped": Obj({
+    "seq": Int(1, 10**16), "event_id": Str(120), "code": Str(64), "message": Str(1000),
+})}, max_keys=1)
 
 PUSH_RESPONSE = Obj({
     "acked_through_seq": Int(0, 10**16, "every seq up to this one is settled at the CRM "

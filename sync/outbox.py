@@ -197,7 +197,36 @@ def conflicts(conn: sqlite3.Connection, limit: int = 100) -> list[dict[str, Any]
     return out
 
 
-def queue_figures(conn: sqlite3.Connection) -> QueueFigures:
+@dataclass(slots=True)
+class PendingSum:
+    """Fen of sales with outbox_seq in (low, high], kept up to date by small range sums.
+
+    Summing every pending sale at each refresh would scan a weekend's backlog every two
+    seconds on the store's only connection; moving the two ends costs only what changed.
+    """
+
+    low: int = -1
+    high: int = 0
+    fen: int = 0
+
+    def update(self, conn: sqlite3.Connection, low: int, high: int) -> int:
+        if low < self.low or self.low < 0 or high < self.high:
+            self.low, self.high, self.fen = low, low, 0     # rewound: start over
+        self.fen -= _fen_between(conn, self.low, low)
+        self.fen += _fen_between(conn, self.high, high)
+        self.low, self.high = low, high
+        return self.fen
+
+
+def _fen_between(conn: sqlite3.Connection, after: int, through: int) -> int:
+    if through <= after:
+        return 0
+    return int(conn.execute("SELECT coalesce(sum(total_fen), 0) FROM sales"
+                            " WHERE outbox_seq > ? AND outbox_seq <= ?",
+                            (after, through)).fetchone()[0])
+
+
+def queue_figures(conn: sqlite3.Connection, pending: PendingSum | None = None) -> QueueFigures:
     """Count what the CRM does not have yet; cheap even with a million events pending."""
     cursor = acked_through(conn)
     last = conn.execute("SELECT max(seq) FROM outbox").fetchone()[0] or 0
@@ -205,10 +234,8 @@ def queue_figures(conn: sqlite3.Connection) -> QueueFigures:
         "SELECT count(*), coalesce(sum(retry_requested), 0) FROM sync_dead_letters").fetchone()
     local_ahead = conn.execute(
         "SELECT count(*) FROM sync_dead_letters WHERE seq > ?", (cursor,)).fetchone()[0]
-    # Two queries: an OR across them would scan every sale instead of the index range.
-    pending_fen = conn.execute(
-        "SELECT coalesce(sum(total_fen), 0) FROM sales WHERE outbox_seq > ?",
-        (cursor,)).fetchone()[0] + conn.execute(
+    queued_fen = (pending or PendingSum()).update(conn, cursor, last)
+    pending_fen = queued_fen + conn.execute(
         "SELECT coalesce(sum(s.total_fen), 0) FROM sync_dead_letters d"
         " JOIN sales s ON s.outbox_seq = d.seq WHERE d.seq <= ?", (cursor,)).fetchone()[0]
     heads = [r[0] for r in conn.execute(

@@ -141,21 +141,24 @@ def verify_signature(secret: bytes, method: str, path: str, body: bytes,
 
 # -- bodies ----------------------------------------------------------------------------------
 
-_ENCODE_STR = json.JSONEncoder(ensure_ascii=False).encode
+PUSH_CONTENT_TYPE = "application/x-ndjson"
+_PLAIN = re.compile(r"[A-Za-z0-9_.:+-]*")
 
 
 def encode_events(rows: Sequence[tuple[int, str, str, str, str]]) -> bytes:
-    """Return the JSON of a push batch from outbox rows (seq, event_id, type, at, payload).
+    """Return a push body (before gzip): one event per line, from outbox rows.
 
-    The payload column already holds compact JSON written by ``append_outbox``; it is spliced
-    in as it is rather than parsed and dumped again.
+    Rows are (seq, event_id, type, occurred_at, payload JSON). The payload column already holds
+    compact JSON written by ``append_outbox``; it is spliced in as it is rather than parsed
+    and dumped again, so a line sent twice is the same bytes, which is what the CRM compares.
     """
-    parts = [
-        f'{{"event_id":{_ENCODE_STR(eid)},"seq":{seq},"type":{_ENCODE_STR(kind)},'
-        f'"occurred_at":{_ENCODE_STR(at)},"payload":{payload}}}'
-        for seq, eid, kind, at, payload in rows
-    ]
-    return ('{"events":[' + ",".join(parts) + "]}").encode("utf-8")
+    lines = []
+    for seq, eid, kind, at, payload in rows:
+        if not (_PLAIN.fullmatch(eid) and _PLAIN.fullmatch(kind) and _PLAIN.fullmatch(at)):
+            raise ProtocolError(f"outbox row {seq} has an unusable id, type or time")
+        lines.append(f'{{"event_id":"{eid}","seq":{seq},"type":"{kind}",'
+                     f'"occurred_at":"{at}","payload":{payload}}}')
+    return "\n".join(lines).encode("utf-8")
 
 
 def gzip_body(raw: bytes, level: int = 1) -> bytes:
@@ -213,10 +216,3 @@ def loads_strict(raw: bytes, *, unique_keys: bool = True) -> Any:
 
 def dumps(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def event_digest(event: Mapping[str, Any]) -> str:
-    """Return a digest of an event's content, stable across key order and whitespace."""
-    canonical = json.dumps([event["type"], event["occurred_at"], event["payload"]],
-                           ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

@@ -17,8 +17,8 @@ from .messages import (
     ERROR,
     PAIR_REQUEST,
     PAIR_RESPONSE,
-    PUSH_REQUEST,
     PUSH_RESPONSE,
+    SKIPPED_LINE,
     STREAM_ROWS,
 )
 from .protocol import PROTOCOL
@@ -28,7 +28,11 @@ def schema_document() -> dict[str, Any]:
     defs: dict[str, Any] = {
         "PairRequest": PAIR_REQUEST.json_schema(),
         "PairResponse": PAIR_RESPONSE.json_schema(),
-        "PushRequest": PUSH_REQUEST.json_schema(),
+        "PushLine": {"description": "one line of a push body (application/x-ndjson, gzip): "
+                     "an event, in seq order, or an event the edge skipped",
+                     "oneOf": [{"$ref": "#/$defs/EventEnvelope"},
+                               {"$ref": "#/$defs/SkippedLine"}]},
+        "SkippedLine": SKIPPED_LINE.json_schema(),
         "PushResponse": PUSH_RESPONSE.json_schema(),
         "EventEnvelope": EVENT_ENVELOPE.json_schema(),
         "ChangesPage": CHANGES_PAGE.json_schema(),

@@ -57,7 +57,7 @@ class Device:
             return resp.status, await resp.json()
 
     async def push(self, events: list[dict[str, Any]], **kw: Any) -> tuple[int, Any]:
-        body = gzip_body(dumps({"events": events}))
+        body = gzip_body(b"\n".join(dumps(e) for e in events))
         return await self.send("POST", "/v1/events", body,
                                self.headers("POST", "/v1/events", body, **kw))
 
@@ -167,7 +167,7 @@ async def test_credentials_readable_by_others_are_refused(tmp_path: Path) -> Non
 # -- authentication --------------------------------------------------------------------------
 
 async def test_signed_push_is_accepted_and_tampering_is_refused(device: Device) -> None:
-    body = gzip_body(dumps({"events": [event(1)]}))
+    body = gzip_body(dumps(event(1)))
     good = device.headers("POST", "/v1/events", body)
 
     status, answer = await device.send("POST", "/v1/events", body + b"\0",
@@ -195,7 +195,7 @@ async def test_signed_push_is_accepted_and_tampering_is_refused(device: Device) 
 
 
 async def test_expired_timestamp_and_replayed_request_are_refused(device: Device) -> None:
-    body = gzip_body(dumps({"events": [event(1)]}))
+    body = gzip_body(dumps(event(1)))
     old = int(time.time() * 1000) - 301_000
     status, answer = await device.send("POST", "/v1/events", body,
                                        device.headers("POST", "/v1/events", body,
@@ -271,7 +271,9 @@ async def test_whole_batch_problems_are_refused_with_a_clear_status(device: Devi
     path = "/v1/events"
     for body, status_code in (
             (gzip_body(b"{not json"), 400),
-            (gzip_body(dumps({"events": [{"seq": "one"}]})), 400),
+            (gzip_body(dumps({"seq": "one"})), 400),
+            (gzip_body(dumps(event(1)) + b"\n" + dumps(event(1))), 400),   # seq twice
+            (gzip_body(b"\n\n"), 400),
             (b"\x1f\x8b\x08\x00garbage", 400),
             # 100 MB of zeros inflates past the limit: refused without holding it all
             (gzip_body(b"0" * (100 * 1024 * 1024), level=9), 400),

@@ -11,7 +11,7 @@ import pytest
 
 from edge.store import Store
 from sync.errors import AuthFailed, RequestRefused, TransientError
-from sync.events import EVENT_TYPES, EventRejected, check_payload
+from sync.events import EVENT_ENVELOPE, EVENT_TYPES, EventRejected, check_payload
 from sync.health import Facts, assess
 from sync.messages import parse_changes_page, parse_push_response
 from sync.outbox import read_batch
@@ -116,11 +116,13 @@ async def test_real_sale_events_encode_and_pass_their_schema(tmp_path: Path) -> 
         batch = await store.read(lambda c: read_batch(c, 10, 10**6))
     finally:
         await store.close()
-    body = json.loads(encode_events(batch.rows))
-    assert [e["type"] for e in body["events"]] == ["sale.completed", "cart.voided"]
-    for event in body["events"]:
+    lines = encode_events(batch.rows).split(b"\n")
+    events = [loads_strict(line) for line in lines]
+    assert [e["type"] for e in events] == ["sale.completed", "cart.voided"]
+    for event in events:
+        EVENT_ENVELOPE.check(event)
         check_payload(event["type"], event["payload"])
-    sale = body["events"][0]["payload"]
+    sale = events[0]["payload"]
     assert sale["member_id"] == "M0001" and sale["change_fen"] == 20_000 - sale["total_fen"]
 
 

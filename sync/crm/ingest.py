@@ -26,50 +26,50 @@ class Incoming:
     type: str
     occurred_at: str
     payload: dict[str, Any]
-    payload_text: str
+    line: str            # the event as sent: stored verbatim
     digest: str
     problem: EventRejected | None
 
 
 def parse_push(raw: bytes, device_key: str) -> tuple[list[Incoming], list[dict[str, Any]]]:
-    """Parse and check a push body; raise ``ProtocolError`` only when the batch is unusable."""
-    body = loads_strict(raw)
-    if type(body) is not dict or type(body.get("events")) is not list:
-        raise ProtocolError("the body must be an object with an events list")
-    events, skipped = body["events"], body.get("skipped", [])
-    if type(skipped) is not list:
-        raise ProtocolError("skipped must be a list")
-    if not events and not skipped:
+    """Parse and check a push body (one JSON object per line); raise ``ProtocolError`` only
+    when the batch as a whole is unusable. A bad event is marked, not raised."""
+    lines = [line for line in raw.split(b"\n") if line.strip()]
+    if not lines:
         raise ProtocolError("nothing to push")
-    if len(events) + len(skipped) > MAX_BATCH_EVENTS:
+    if len(lines) > MAX_BATCH_EVENTS:
         raise ProtocolError(f"more than {MAX_BATCH_EVENTS} events in one push")
     out: list[Incoming] = []
+    skipped: list[dict[str, Any]] = []
     seen: set[int] = set()
-    for i, event in enumerate(events):
-        seq = event.get("seq") if type(event) is dict else None
+    for no, line in enumerate(lines, start=1):
+        try:
+            value = loads_strict(line)
+        except ProtocolError as err:
+            raise ProtocolError(f"line {no}: {err}") from None
+        if type(value) is not dict:
+            raise ProtocolError(f"line {no} is not a JSON object")
+        skip = value.get("skipped") if len(value) == 1 else None
+        item: dict[str, Any] = skip if type(skip) is dict else value
+        seq = item.get("seq")
         if type(seq) is not int or seq < 1 or seq in seen:
-            raise ProtocolError(f"events[{i}] has no usable seq, or repeats one")
+            raise ProtocolError(f"line {no} has no usable seq, or repeats one")
         seen.add(seq)
-        out.append(_incoming(event, seq, device_key))
-    checked_skips = []
-    for i, item in enumerate(skipped):
-        if (type(item) is not dict or type(item.get("seq")) is not int or item["seq"] < 1
-                or item["seq"] in seen):
-            raise ProtocolError(f"skipped[{i}] has no usable seq, or repeats one")
-        seen.add(item["seq"])
-        checked_skips.append({"seq": item["seq"], "event_id": f"{device_key}:{item['seq']}",
-                              "code": str(item.get("code", "skipped"))[:64],
-                              "message": str(item.get("message", ""))[:1000]})
-    return out, checked_skips
+        if item is value:
+            out.append(_incoming(value, line, seq, device_key))
+        else:
+            skipped.append({"seq": seq, "event_id": f"{device_key}:{seq}",
+                            "code": str(item.get("code", "skipped"))[:64],
+                            "message": str(item.get("message", ""))[:1000]})
+    return out, skipped
 
 
-def _incoming(event: dict[str, Any], seq: int, device_key: str) -> Incoming:
+def _incoming(event: dict[str, Any], line: bytes, seq: int, device_key: str) -> Incoming:
     event_id = f"{device_key}:{seq}"
     kind, at, payload = event.get("type"), event.get("occurred_at"), event.get("payload")
-    text = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    digest = hashlib.sha256(f"{kind}\n{at}\n{text}".encode()).hexdigest()
     inc = Incoming(seq, event_id, str(kind)[:64], str(at)[:40],
-                   payload if type(payload) is dict else {}, text, digest, None)
+                   payload if type(payload) is dict else {}, line.decode(),
+                   hashlib.sha256(line).hexdigest(), None)
     try:
         EVENT_ENVELOPE.check(event)
     except SchemaError as err:
@@ -78,8 +78,8 @@ def _incoming(event: dict[str, Any], seq: int, device_key: str) -> Incoming:
     if event["event_id"] != event_id:
         inc.problem = EventRejected("wrong_device", f"event_id must be {event_id} for this "
                                     "device")
-    elif len(text.encode()) > MAX_PAYLOAD_BYTES:
-        inc.problem = EventRejected("too_large", f"payload over {MAX_PAYLOAD_BYTES} bytes")
+    elif len(line) > MAX_PAYLOAD_BYTES:
+        inc.problem = EventRejected("too_large", f"event over {MAX_PAYLOAD_BYTES} bytes")
     else:
         try:
             check_payload(inc.type, payload)
@@ -174,9 +174,9 @@ def ingest(conn: sqlite3.Connection, device_key: str, incoming: list[Incoming],
             rejected.append(_reject(conn, device_key, inc, problem, now))
             continue
         new_rows.append((device_key, inc.seq, inc.event_id, inc.type, inc.occurred_at,
-                         inc.payload_text, inc.digest, now))
+                         inc.line, inc.digest, now))
         accepted.append(inc.seq)
-    conn.executemany("INSERT INTO events (device_key, seq, event_id, type, occurred_at, payload,"
+    conn.executemany("INSERT INTO events (device_key, seq, event_id, type, occurred_at, body,"
                      " digest, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", new_rows)
     if accepted:
         conn.executemany("DELETE FROM rejections WHERE device_key = ? AND seq = ?",
@@ -205,6 +205,7 @@ def _apply(conn: sqlite3.Connection, device_key: str, inc: Incoming,
     if inc.type == "sale.completed" and not inc.payload.get("coupons") and not any(
             e["account"].startswith("member:") for e in inc.payload["ledger"]):
         return None
+    # A savepoint, so that an applier refusing the event half-way leaves nothing behind.
     conn.execute("SAVEPOINT apply_event")
     try:
         found = applier(conn, device_key, inc, now)

@@ -44,6 +44,7 @@ CREATE TABLE nonces (
 CREATE INDEX nonces_expiry ON nonces(expires_ms);
 
 -- Every event stored exactly once: (device_key, seq) is the event id store:device:seq.
+-- `body` is the event's line exactly as the device signed and sent it.
 CREATE TABLE events (
     id          INTEGER PRIMARY KEY,
     device_key  TEXT NOT NULL,
@@ -51,9 +52,10 @@ CREATE TABLE events (
     event_id    TEXT NOT NULL,
     type        TEXT NOT NULL,
     occurred_at TEXT NOT NULL,
-    payload     TEXT NOT NULL,                 -- JSON, keys sorted
-    digest      TEXT NOT NULL,                 -- SHA-256 of type, time and payload
+    body        TEXT NOT NULL,
+    digest      TEXT NOT NULL,                 -- SHA-256 of body: the same id must send it again
     received_at TEXT NOT NULL,
+    payload     TEXT GENERATED ALWAYS AS (json_extract(body, '$.payload')) VIRTUAL,
     UNIQUE (device_key, seq)
 );
 
