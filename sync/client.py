@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import functools
-import hashlib
 import logging
 import sqlite3
 import time
@@ -26,20 +25,14 @@ from edge.store import Store
 from . import outbox
 from .apply import CACHED_STREAMS, apply_page, precheck, stream_cursor
 from .credentials import Credentials, load_credentials
-from .errors import AuthFailed, NotPaired, RequestRefused, SyncError, TransientError
+from .errors import NotPaired, RequestRefused, SyncError
 from .health import OFFLINE, ONLINE, Facts, SyncState, assess
-from .messages import STREAM_NAMES, ChangesPage, PushResult, parse_changes_page, parse_push_response
+from .messages import STREAM_NAMES, ChangesPage, parse_changes_page
 from .offline import Decision, OfflineLimits, decide, read_facts
-from .protocol import (
-    MAX_PAYLOAD_BYTES,
-    PUSH_CONTENT_TYPE,
-    ProtocolError,
-    dumps,
-    encode_events,
-    gzip_body,
-)
+from .protocol import ProtocolError
+from .pusher import Link, Pusher
 from .retry import Backoff, CircuitBreaker
-from .transport import Transport, sleep_or_event
+from .transport import Transport
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -172,7 +165,10 @@ class SyncClient:
                 retry_after_max_s=self._sync.retry_after_max_ms / 1000)
             try:
                 async with transport, asyncio.TaskGroup() as tasks:
-                    tasks.create_task(self._push_loop(transport), name="sync:push")
+                    link = Link(self._gate, self._succeeded, self._failed, self._after_push)
+                    pusher = Pusher(self._sync, self._store, transport, link,
+                                    nudge=self._nudge, backoff=self._backoff())
+                    tasks.create_task(pusher.run(), name="sync:push")
                     for stream in STREAM_NAMES:
                         tasks.create_task(self._pull_loop(transport, stream),
                                           name=f"sync:pull:{stream}")
@@ -220,91 +216,6 @@ class SyncClient:
         self._figures_at = time.monotonic()
         self._reassess()
 
-    # -- push ----------------------------------------------------------------------------
-
-    async def _push_loop(self, transport: Transport) -> None:
-        backoff = self._backoff()
-        limit = self._sync.push_batch_events
-        while True:
-            await self._gate()
-            batch = await self._store.read(functools.partial(self._next_batch, limit=limit))
-            if not batch.rows and not batch.skipped:
-                if await sleep_or_event(self._nudge, self._sync.push_interval_ms / 1000):
-                    await asyncio.sleep(self._sync.push_linger_ms / 1000)
-                continue
-            try:
-                result = await self._push(transport, batch)
-            except RequestRefused as err:
-                if err.blames_body:
-                    limit = await self._refused(batch, err, backoff)
-                    continue
-                self._failed(err)
-                await asyncio.sleep(backoff.next_delay())
-                continue
-            except (TransientError, AuthFailed, ProtocolError) as err:
-                self._failed(err)
-                await asyncio.sleep(backoff.next_delay(getattr(err, "retry_after_s", None)))
-                continue
-            backoff.reset()
-            limit = min(self._sync.push_batch_events, limit * 2)
-            await self._store.write(
-                functools.partial(outbox.record_push, batch=batch, result=result))
-            self._succeeded()
-            if result.rejected:
-                _LOGGER.warning("Sync: the CRM refused %d event(s), dead-lettered: %s",
-                                len(result.rejected),
-                                "; ".join(f"seq {r.seq} {r.code}: {r.message}"
-                                          for r in result.rejected[:3]))
-            if result.conflicts:
-                _LOGGER.warning("Sync: the CRM flagged %d conflict(s), e.g. %s %s",
-                                len(result.conflicts), result.conflicts[0].kind,
-                                result.conflicts[0].subject)
-            if time.monotonic() - self._figures_at > self._sync.status_refresh_ms / 1000:
-                await self._refresh_figures()
-
-    def _next_batch(self, conn: sqlite3.Connection, limit: int) -> outbox.Batch:
-        max_bytes = self._sync.push_batch_bytes
-        if outbox.has_retries(conn):
-            return outbox.read_retries(conn, limit, max_bytes)
-        return outbox.read_batch(conn, limit, max_bytes)
-
-    async def _push(self, transport: Transport, batch: outbox.Batch) -> PushResult:
-        too_big = [r for r in batch.rows if len(r[4]) > MAX_PAYLOAD_BYTES]
-        if too_big:
-            # Refused by every CRM; say so here rather than send it.
-            raise RequestRefused(413, "too_large", f"event seq {too_big[0][0]} is "
-                                 f"{len(too_big[0][4])} bytes, over {MAX_PAYLOAD_BYTES}")
-        body, key = await asyncio.to_thread(_encode, batch)
-        started = time.monotonic()
-        raw = await transport.request("POST", "/v1/events", body, gzipped=True,
-                                      content_type=PUSH_CONTENT_TYPE, idempotency_key=key)
-        elapsed = time.monotonic() - started
-        self._push_latency_s = round(elapsed, 4)
-        if self._observe_push is not None:
-            self._observe_push(elapsed)
-        self._skew_s = transport.skew_s
-        seqs = batch.seqs or frozenset(s.seq for s in batch.skipped)
-        return await asyncio.to_thread(parse_push_response, raw, seqs, batch.ack_limit)
-
-    async def _refused(self, batch: outbox.Batch, err: RequestRefused, backoff: Backoff) -> int:
-        """Halve a refused batch until the one event at fault is alone; dead-letter that one."""
-        self._failed(err)
-        if len(batch.rows) > 1:
-            half = max(1, len(batch.rows) // 2)
-            _LOGGER.warning("Sync: the CRM refused a batch of %d (%s); trying %d",
-                            len(batch.rows), err, half)
-            return half
-        if batch.rows:
-            row = batch.rows[0]
-            _LOGGER.error("Sync: event seq %d (%s) refused on its own, dead-lettered: %s",
-                          row[0], row[2], err)
-            await self._store.write(
-                lambda conn: outbox.dead_letter_locally(conn, row, err.code, str(err)))
-        else:
-            await asyncio.sleep(backoff.next_delay())
-        await self._refresh_figures()
-        return self._sync.push_batch_events
-
     # -- pull ----------------------------------------------------------------------------
 
     async def _pull_loop(self, transport: Transport, stream: str) -> None:
@@ -343,6 +254,14 @@ class SyncClient:
         return page
 
     # -- bookkeeping -----------------------------------------------------------------------
+
+    async def _after_push(self, latency_s: float, skew_s: float | None) -> None:
+        self._push_latency_s = round(latency_s, 4)
+        self._skew_s = skew_s
+        if self._observe_push is not None:
+            self._observe_push(latency_s)
+        if time.monotonic() - self._figures_at > self._sync.status_refresh_ms / 1000:
+            await self._refresh_figures()
 
     def _backoff(self) -> Backoff:
         return Backoff(self._sync.backoff_base_ms / 1000, self._sync.backoff_max_ms / 1000)
@@ -387,15 +306,6 @@ class SyncClient:
             _LOGGER.log(level, "Sync %s: %s", change, state.reason)
             if self._on_change is not None:
                 self._on_change(state)
-
-
-def _encode(batch: outbox.Batch) -> tuple[bytes, str]:
-    lines = [encode_events(batch.rows)] if batch.rows else []
-    lines += [dumps({"skipped": s.as_dict()}) for s in batch.skipped]
-    raw = b"\n".join(lines)
-    seqs = sorted(batch.seqs) or [s.seq for s in batch.skipped]
-    key = f"{seqs[0]}-{seqs[-1]}.{hashlib.sha256(raw).hexdigest()[:32]}"
-    return gzip_body(raw), key
 
 
 def _read_figures(conn: sqlite3.Connection, pending: outbox.PendingSum,

@@ -121,7 +121,7 @@ def check_payload(event_type: str, payload: Any,
     if spec is None:
         raise EventRejected("unknown_type", f"unknown event type {event_type!r}")
     try:
-        spec.schema.check(payload)
+        spec.schema.validate(payload)
     except SchemaError as err:
         raise EventRejected("bad_payload", str(err)) from None
     if spec.rules is not None:
@@ -133,7 +133,7 @@ def check_payload(event_type: str, payload: Any,
 EVENT_ENVELOPE = Obj({
     "event_id": S(120, pattern=r"[A-Za-z0-9_-]{1,32}:[A-Za-z0-9_-]{1,32}:[1-9][0-9]{0,15}",
                   description="store:device:seq"),
-    "seq": Int(1, 10**16, "per-device sequence, gap-free from 1"),
+    "seq": Int(1, 2**40 - 1, "per-device sequence, gap-free from 1"),
     "type": S(64, pattern=EVENT_TYPE_NAME),
     "occurred_at": DateTime(),
     "payload": Obj({}, max_keys=128, description="per type: see the event type schemas"),

@@ -160,7 +160,7 @@ class ChangesPage:
 def _checked(raw: bytes, schema: Schema, what: str) -> Any:
     value = loads_strict(raw)
     try:
-        schema.check(value)
+        schema.validate(value)
     except SchemaError as err:
         raise ProtocolError(f"{what}: {err}") from None
     return value
@@ -207,7 +207,7 @@ def parse_changes_page(raw: bytes, stream: str, max_changes: int) -> ChangesPage
             if data is None:
                 raise ProtocolError(f"{where}: an upsert needs data")
             try:
-                schema.check(data)
+                schema.validate(data)
             except SchemaError as err:
                 raise ProtocolError(f"{where}.data: {err}") from None
             if data[key_field] != item["key"]:

@@ -74,19 +74,21 @@ def acked_through(conn: sqlite3.Connection) -> int:
     return int(row[0]) if row else 0
 
 
-def read_batch(conn: sqlite3.Connection, max_events: int, max_bytes: int) -> Batch:
-    """Return the next events after the cursor, bounded in count and in payload bytes."""
+def read_batch(conn: sqlite3.Connection, max_events: int, max_bytes: int, *,
+               after: int | None = None) -> Batch:
+    """Return the next events after the cursor (or ``after``), bounded in count and bytes."""
     cursor = acked_through(conn)
+    start = cursor if after is None else after
     skipped = tuple(Skipped(r[0], r[1], r[2], r[3]) for r in conn.execute(
         "SELECT seq, event_id, code, message FROM sync_dead_letters"
-        " WHERE origin = 'edge' AND seq > ? ORDER BY seq LIMIT ?", (cursor, max_events)))
+        " WHERE origin = 'edge' AND seq > ? ORDER BY seq LIMIT ?", (start, max_events)))
     local = {s.seq for s in skipped}
     rows: list[Row] = []
     size = 0
     # Fetch a little more than needed so that locally dead-lettered rows do not shrink it.
     for row in conn.execute(
             "SELECT seq, event_id, type, occurred_at, payload FROM outbox WHERE seq > ?"
-            " ORDER BY seq LIMIT ?", (cursor, max_events + len(local))):
+            " ORDER BY seq LIMIT ?", (start, max_events + len(local))):
         if row[0] in local:
             continue
         size += len(row[4]) + 120

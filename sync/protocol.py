@@ -199,10 +199,14 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def loads_strict(raw: bytes, *, unique_keys: bool = True) -> Any:
-    """Parse JSON strictly: UTF-8, no NaN/Infinity, no repeated keys, bounded nesting."""
+def loads_strict(raw: bytes | str, *, unique_keys: bool = True) -> Any:
+    """Parse JSON strictly: UTF-8, no NaN/Infinity, no repeated keys, bounded nesting.
+
+    ``unique_keys=False`` skips the repeated-key check (a Python call per object, a third of
+    the parse) where the cost matters: event lines, which the CRM stores as sent.
+    """
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
         if unique_keys:
             return json.loads(text, parse_constant=_no_constants, object_pairs_hook=_unique_keys)
         return json.loads(text, parse_constant=_no_constants)

@@ -6,8 +6,11 @@ import gzip
 import json
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edge.store import Store
 from sync.errors import AuthFailed, RequestRefused, TransientError
@@ -27,6 +30,7 @@ from sync.protocol import (
     verify_signature,
 )
 from sync.retry import Backoff, CircuitBreaker, error_for_status, parse_retry_after
+from sync.schema import SchemaError
 from sync.schemadoc import render
 from tests.helpers import MEMBER_CODE, MILK, ROOT, WATER, make_lane
 
@@ -252,3 +256,51 @@ def test_sync_state_and_reason(kw: dict[str, object], state: str, words: str) ->
 def test_published_schema_matches_the_code() -> None:
     published = (ROOT / "docs" / "sync-schema.json").read_text("utf-8")
     assert published == render(), "run: python -m sync.schemadoc > docs/sync-schema.json"
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**60), 2**60) | st.floats(allow_nan=False)
+    | st.text(max_size=70),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                max_size=3),
+    max_leaves=6)
+
+
+def _paths(value: object, prefix: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    out = [prefix]
+    if isinstance(value, dict):
+        for key, item in value.items():
+            out += _paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            out += _paths(item, (*prefix, i))
+    return out
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=st.data())
+def test_fast_validator_agrees_with_the_careful_one(data: st.DataObject) -> None:
+    """The generated predicate and the tree walk must say the same about any damage."""
+    from benchmarks.sync_drain import sale_payload  # noqa: PLC0415
+
+    payload = sale_payload(data.draw(st.integers(1, 10**6)), random.Random(1))
+    path = data.draw(st.sampled_from(_paths(payload)[1:]))
+    target: Any = payload
+    for step in path[:-1]:
+        target = target[step]
+    if data.draw(st.booleans()) and isinstance(target, dict):
+        del target[path[-1]]
+    else:
+        target[path[-1]] = data.draw(_JSON)
+    schema = EVENT_TYPES["sale.completed"].schema
+    try:
+        schema.check(payload)
+        careful = True
+    except SchemaError:
+        careful = False
+    try:
+        schema.validate(payload)
+        fast = True
+    except SchemaError:
+        fast = False
+    assert fast == careful
