@@ -103,10 +103,11 @@ def vm_hwm_mb(pid: int) -> float:
     return float("nan")
 
 
-def pairing_code(url: str, token: str) -> str:
+def pairing_code(url: str, token: str, device: str = DEVICE) -> str:
+    """Ask the CRM's admin API for a pairing code for ``device`` of the bench store."""
     request = urllib.request.Request(  # noqa: S310 - our own CRM on loopback
         url + "/admin/pairing-codes", method="POST",
-        data=json.dumps({"store_id": STORE, "device_id": DEVICE}).encode(),
+        data=json.dumps({"store_id": STORE, "device_id": device}).encode(),
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
         return str(json.load(response)["code"])
