@@ -172,6 +172,12 @@ class LaneSession:
                     return LaneEvent("payment_cart_empty", "scan items before paying", False,
                                      data={"provider": provider})
                 _LOGGER.info("Lane %s: %s payment code %s", self.lane_id, provider, mask(code))
+                sync = self.sync_view()
+                if sync["state"] == "offline":   # a code is single-use and lives a minute
+                    return LaneEvent("payment_offline", "wallet payment codes need the network "
+                                     "and the store is offline; pay with cash or member stored "
+                                     "value", False, data={"provider": provider,
+                                                            "reason": sync["reason"]})
                 return LaneEvent("payment_unavailable", f"{provider} payment is not enabled "
                                  "at this lane", False, data={"provider": provider})
             case CouponCodeScan() | GuideCodeScan() | BadgeScan() | ExitTokenScan():

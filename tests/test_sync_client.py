@@ -277,3 +277,22 @@ async def test_sync_switched_off_keeps_selling_and_says_so(tmp_path: Path) -> No
         await sell(app, [MILK])
         await wait_for(lambda: app.sync.status()["pending_count"] == 1, what="figures")
         assert app.sync.state.state == "offline" and "switched off" in app.sync.state.reason
+
+
+async def test_wallet_payment_codes_are_refused_offline_with_a_clear_message(
+        tmp_path: Path) -> None:
+    async with running_crm(tmp_path) as crm:
+        config = make_sync_config(tmp_path, crm.url)
+        async with started(config) as app:
+            lane = app.lanes["1"]
+            await lane.handle_scan(route(MILK, config.scan))
+            await wait_for(lambda: "not paired" in app.sync.state.reason, what="offline")
+            event = await lane.handle_scan(route("134567890123456789", config.scan))
+            assert (event.code, event.ok) == ("payment_offline", False)
+            assert "store is offline" in event.message and "cash" in event.message
+            assert event.data["provider"] == "wechat"
+            await pair(config, crm)
+            await wait_for(lambda: app.sync.online, what="online")
+            event = await lane.handle_scan(route("134567890123456789", config.scan))
+            assert event.code != "payment_offline"
+            assert len(lane.cart.lines) == 1   # the cart is kept either way
