@@ -168,18 +168,7 @@ class LaneSession:
                     return LaneEvent("member_not_found", "member code not recognised", False)
                 return await self._set_member(member)
             case PaymentCodeScan(provider=provider, code=code):
-                if self.cart.empty:
-                    return LaneEvent("payment_cart_empty", "scan items before paying", False,
-                                     data={"provider": provider})
-                _LOGGER.info("Lane %s: %s payment code %s", self.lane_id, provider, mask(code))
-                sync = self.sync_view()
-                if sync["state"] == "offline":   # a code is single-use and lives a minute
-                    return LaneEvent("payment_offline", "wallet payment codes need the network "
-                                     "and the store is offline; pay with cash or member stored "
-                                     "value", False, data={"provider": provider,
-                                                            "reason": sync["reason"]})
-                return LaneEvent("payment_unavailable", f"{provider} payment is not enabled "
-                                 "at this lane", False, data={"provider": provider})
+                return self._payment_code(provider, code)
             case CouponCodeScan() | GuideCodeScan() | BadgeScan() | ExitTokenScan():
                 kind = type(scan).__name__.removesuffix("Scan").lower()
                 return LaneEvent("not_supported", f"{kind} codes are not handled at this lane",
@@ -190,6 +179,19 @@ class LaneSession:
             case RejectedScan(reason=reason):
                 return LaneEvent("scan_rejected", reason, False)
         raise AssertionError(f"unhandled scan {scan!r}")
+
+    def _payment_code(self, provider: str, code: str) -> LaneEvent:
+        if self.cart.empty:
+            return LaneEvent("payment_cart_empty", "scan items before paying", False,
+                             data={"provider": provider})
+        _LOGGER.info("Lane %s: %s payment code %s", self.lane_id, provider, mask(code))
+        sync = self.sync_view()
+        if sync["state"] == "offline":   # a code is single-use and lives a minute
+            return LaneEvent("payment_offline", "wallet payment codes need the network and the "
+                             "store is offline; pay with cash or member stored value", False,
+                             data={"provider": provider, "reason": sync["reason"]})
+        return LaneEvent("payment_unavailable", f"{provider} payment is not enabled at this "
+                         "lane", False, data={"provider": provider})
 
     async def _add(
         self, product: Any, code: str, weight_g: int | None, price_fen: int | None
