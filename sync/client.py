@@ -12,6 +12,7 @@ import asyncio
 import datetime as dt
 import functools
 import logging
+import re
 import sqlite3
 import time
 from collections.abc import Callable
@@ -35,6 +36,7 @@ from .retry import Backoff, CircuitBreaker
 from .transport import Transport
 
 _LOGGER = logging.getLogger(__name__)
+_NUMBER = re.compile(r"[-+]?[0-9][0-9.,]*")
 
 
 class _CredentialsChanged(Exception):
@@ -45,14 +47,12 @@ class SyncClient:
     """``EdgeApp.sync``: the link to the CRM, and what the screens and tenders ask of it."""
 
     def __init__(self, config: Config, store: Store, catalog: Catalog | None = None, *,
-                 crm_url: str | None = None,
                  on_change: Callable[[SyncState], None] | None = None,
                  observe_push: Callable[[float], None] | None = None) -> None:
         self._config = config
         self._sync = config.sync
         self._store = store
         self._catalog = catalog
-        self._crm_url_override = crm_url
         self._on_change = on_change
         self._observe_push = observe_push
         self._nudge = asyncio.Event()
@@ -154,7 +154,7 @@ class SyncClient:
         while True:
             creds = await self._wait_for_credentials()
             self.credentials = creds
-            self.crm_url = self._crm_url_override or self._sync.crm_url or creds.crm_url
+            self.crm_url = self._sync.crm_url or creds.crm_url
             _LOGGER.info("Sync: paired as %s with %s", creds.device_key, self.crm_url)
             transport = Transport(
                 self.crm_url, device_key=creds.device_key, secret=creds.secret,
@@ -178,17 +178,14 @@ class SyncClient:
 
     async def _wait_for_credentials(self) -> Credentials:
         path = self._sync.credentials_path(self._config.paths.state_dir)
-        logged = None
         while True:
             try:
                 creds = await asyncio.to_thread(load_credentials, path, self._config.store.id,
                                                 self._config.store.device_id)
             except NotPaired as err:
+                self.credentials = self.crm_url = None
                 self._not_paired = str(err)
-                if logged != self._not_paired:
-                    _LOGGER.warning("Sync offline: %s", err)
-                    logged = self._not_paired
-                self._reassess()
+                self._reassess()      # logs the reason once, when it changes
                 await asyncio.sleep(self._sync.credentials_poll_ms / 1000)
                 continue
             self._not_paired = None
@@ -300,12 +297,18 @@ class SyncClient:
             backlog_warn_s=self._sync.backlog_warn_ms / 1000))
         if state != self.state:
             previous, self.state = self.state, state
-            level = logging.INFO if state.state == ONLINE else logging.WARNING
-            change = state.state if previous.state == state.state else \
-                f"{previous.state} -> {state.state}"
-            _LOGGER.log(level, "Sync %s: %s", change, state.reason)
+            # Log a new kind of trouble, not every new count ("512 events waiting").
+            if state.state != previous.state or _shape(state.reason) != _shape(previous.reason):
+                level = logging.INFO if state.state == ONLINE else logging.WARNING
+                change = state.state if previous.state == state.state else \
+                    f"{previous.state} -> {state.state}"
+                _LOGGER.log(level, "Sync %s: %s", change, state.reason)
             if self._on_change is not None:
                 self._on_change(state)
+
+
+def _shape(reason: str) -> str:
+    return _NUMBER.sub("#", reason)
 
 
 def _read_figures(conn: sqlite3.Connection, pending: outbox.PendingSum,

@@ -43,8 +43,8 @@ async def test_sales_reach_the_crm_once_and_points_come_back_as_balances(tmp_pat
             third = await sell(app, [CHIPS], lane_id="2")
             await wait_for(lambda: synced(app, 3),
                            what="three sales acknowledged")
-            rows = crm_rows(crm.db_path, "SELECT seq, event_id, json_extract(payload,"
-                            " '$.sale_id') FROM events ORDER BY id")
+            rows = crm_rows(crm.db_path, "SELECT seq, event_id, json_extract(body,"
+                            " '$.payload.sale_id') FROM events ORDER BY id")
             assert rows == [(1, f"{DEVICE_KEY}:1", first.sale_id),
                             (2, f"{DEVICE_KEY}:2", second.sale_id),
                             (3, f"{DEVICE_KEY}:3", third.sale_id)]
@@ -202,7 +202,7 @@ async def test_coupon_redeemed_at_two_devices_second_is_flagged(tmp_path: Path) 
             assert first.sync.status()["conflicts"] == 0
             # Both sales are stored (the money was taken); the first redemption won.
             assert {r[0] for r in crm_rows(
-                crm.db_path, "SELECT json_extract(payload, '$.sale_id') FROM events"
+                crm.db_path, "SELECT json_extract(body, '$.payload.sale_id') FROM events"
                 " WHERE type = 'sale.completed'")} == {sale_a, sale_b}
             assert crm_rows(crm.db_path, "SELECT redeemed_event_id FROM coupons"
                             " WHERE code = 'WELCOME10'") == [("T01:lane-pc-1:1",)]

@@ -146,7 +146,8 @@ def test_sigkill_while_pushing_every_sale_reaches_the_crm_exactly_once(
     print(f"kills with a backlog: {backlog_at_kill}, after the CRM stored unrecorded: "
           f"{crm_ahead}")
     edge = _rows(edge_db, "SELECT seq, event_id, type, payload FROM outbox ORDER BY seq")
-    crm = _rows(crm_db, "SELECT seq, event_id, type, payload, device_key FROM events"
+    crm = _rows(crm_db, "SELECT seq, event_id, type, json_extract(body, '$.payload'),"
+                " device_key FROM events"
                 " ORDER BY seq")
     # Exactly the outbox, each event once, the same content, and nothing else.
     assert [r[0] for r in crm] == [r[0] for r in edge] == list(range(1, len(edge) + 1))
@@ -193,6 +194,20 @@ def _reprice(db: Path, count: int, round_no: int) -> dict[str, tuple[int, int]]:
         conn.close()
 
 
+def _wait_for_cursor(edge_db: Path, version: int, proc: subprocess.Popen[bytes]) -> None:
+    """Wait until the edge's catalog cursor reaches ``version`` (at most 60 s)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            rows = _rows(edge_db, "SELECT cursor FROM sync_cursors WHERE stream = 'catalog'")
+        except sqlite3.Error:
+            rows = []   # not created or not migrated yet
+        if rows and rows[0][0] and int(rows[0][0]) >= version:
+            return
+        time.sleep(0.01)
+    raise AssertionError("the daemon never started applying this round's changes")
+
+
 @pytest.mark.slow
 def test_sigkill_while_applying_pages_never_leaves_half_a_page(
         tmp_path: Path, pytestconfig: pytest.Config) -> None:
@@ -209,11 +224,14 @@ def test_sigkill_while_applying_pages_never_leaves_half_a_page(
         partial_kills = 0
         for round_no in range(1, loops + 1):
             current = _reprice(crm_db, count, round_no)
+            first = min(version for version, _price in current.values())
             with (tmp_path / "daemon.log").open("a") as out:
                 proc = subprocess.Popen(
                     [sys.executable, "-m", "edge.cli", "run", "--config", str(config)],
                     cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-                time.sleep(rng.uniform(0.8, 2.5))
+                # Once this round's changes start arriving, kill at a random moment.
+                _wait_for_cursor(edge_db, first, proc)
+                time.sleep(rng.uniform(0, 0.4))
                 proc.send_signal(signal.SIGKILL)
                 proc.wait(timeout=30)
             if not edge_db.exists() or not _rows(

@@ -245,7 +245,7 @@ async def test_events_are_stored_once_and_the_same_id_with_other_content_is_refu
     status, answer = await device.push([changed, sale(3)])
     assert status == 200 and answer["acked_through_seq"] == 3
     assert [(r["seq"], r["code"]) for r in answer["rejected"]] == [(2, "conflicting_duplicate")]
-    assert crm_rows(db, "SELECT json_extract(payload, '$.lines[0].name') FROM events"
+    assert crm_rows(db, "SELECT json_extract(body, '$.payload.lines[0].name') FROM events"
                     " WHERE seq = 2") == [("农夫山泉 550ml",)]
 
 
@@ -336,3 +336,17 @@ async def test_crm_log_never_holds_the_secret(caplog: pytest.LogCaptureFixture,
     text = base64.urlsafe_b64encode(creds.secret).decode().rstrip("=")
     assert text not in caplog.text and json.dumps(text) not in caplog.text
     assert "paired device T01:lane-pc-1" in caplog.text
+
+
+async def test_lines_that_only_parse_together_are_refused(device: Device) -> None:
+    """Two lines that are one event only when joined must not be stored as two."""
+    first, second = dumps(event(1)).decode(), dumps(event(2)).decode()
+    cut = first.index('"reason":"') + len('"reason":"')
+    # Line 1 ends inside a string; the joining comma and line 2's start complete it, and
+    # line 2 goes on with a whole second event: two lines, two events, neither line JSON.
+    line1, line2 = first[:cut], '"}},' + second
+    body = gzip_body((line1 + "\n" + line2).encode())
+    status, answer = await device.send("POST", "/v1/events", body,
+                                       device.headers("POST", "/v1/events", body))
+    assert status == 400, answer
+    assert crm_rows(device.server.db_path, "SELECT count(*) FROM events") == [(0,)]

@@ -75,7 +75,7 @@ async def test_every_sale_arrives_once_and_in_order_through_a_faulty_network(
                     return row is not None and row["price_fen"] == 999
                 await wait_for(price_arrived, what="the price change through the faults")
 
-    rows = crm_rows(crm.db_path, "SELECT device_key, seq, json_extract(payload, '$.sale_id')"
+    rows = crm_rows(crm.db_path, "SELECT device_key, seq, json_extract(body, '$.payload.sale_id')"
                     " FROM events ORDER BY id")
     assert [r[1] for r in rows] == list(range(1, len(sold) + 1)), "not once each, in order"
     assert {r[0] for r in rows} == {DEVICE_KEY}

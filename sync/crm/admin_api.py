@@ -153,7 +153,7 @@ async def _events(request: web.Request, crm: Crm) -> web.Response:
 
     def read(conn: sqlite3.Connection) -> list[dict[str, Any]]:
         cur = conn.execute(
-            "SELECT device_key, seq, event_id, type, occurred_at, payload, received_at"
+            "SELECT device_key, seq, event_id, type, occurred_at, body, received_at"
             " FROM events WHERE (? = '' OR device_key = ?) AND seq > ? ORDER BY device_key, seq"
             " LIMIT ?", (device, device, after, limit))
         names = [d[0] for d in cur.description]

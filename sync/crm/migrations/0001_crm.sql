@@ -53,10 +53,9 @@ CREATE TABLE events (
     event_id    TEXT NOT NULL,
     type        TEXT NOT NULL,
     occurred_at TEXT NOT NULL,
-    body        TEXT NOT NULL,
+    body        TEXT NOT NULL CHECK (json_valid(body)),
     digest      TEXT NOT NULL,                 -- SHA-256 of body: the same id must send it again
-    received_at TEXT NOT NULL,
-    payload     TEXT GENERATED ALWAYS AS (json_extract(body, '$.payload')) VIRTUAL
+    received_at TEXT NOT NULL
 );
 
 -- Events refused per event (origin 'crm') or given up by the edge (origin 'edge').
