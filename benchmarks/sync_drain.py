@@ -19,6 +19,7 @@ import json
 import os
 import random
 import re
+import resource
 import shutil
 import signal
 import sqlite3
@@ -96,6 +97,15 @@ def start_crm(folder: Path) -> tuple[subprocess.Popen[str], str, str]:
     return proc, match.group(1), token
 
 
+def cpu_s(pid: int | None = None) -> float:
+    """CPU seconds (user + system, all threads) of this process or of ``pid``."""
+    if pid is None:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def vm_hwm_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -168,7 +178,9 @@ def main() -> None:
               f"{time.perf_counter() - t0:.0f} s")
         crm, url, token = start_crm(folder)
         try:
+            cpu0, crm_cpu0 = cpu_s(), cpu_s(crm.pid)
             elapsed = asyncio.run(drain(folder, url, token, args.events))
+            edge_cpu, crm_cpu = cpu_s() - cpu0, cpu_s(crm.pid) - crm_cpu0
             crm_rss = vm_hwm_mb(crm.pid)
         finally:
             crm.send_signal(signal.SIGTERM)
@@ -182,10 +194,15 @@ def main() -> None:
         rate = args.events / elapsed
         print(f"drained in {elapsed:.1f} s: {rate:,.0f} events/s "
               f"({1e6 / rate:.0f} µs per event end to end)")
+        print(f"CPU per event: edge {edge_cpu * 1e6 / args.events:.0f} µs, CRM "
+              f"{crm_cpu * 1e6 / args.events:.0f} µs (on a shared machine the wall clock "
+              "also pays for others' work)")
         print(f"peak RSS: edge {peak_rss_mb():.0f} MB, CRM {crm_rss:.0f} MB")
         print(load_note())
         emit({"events_per_s": round(rate), "peak_rss_mb": round(peak_rss_mb(), 1),
               "crm_peak_rss_mb": round(crm_rss, 1), "events": args.events,
+              "edge_cpu_us_per_event": round(edge_cpu * 1e6 / args.events, 1),
+              "crm_cpu_us_per_event": round(crm_cpu * 1e6 / args.events, 1),
               "load": os.getloadavg()[0]})
     finally:
         shutil.rmtree(folder, ignore_errors=True)
