@@ -140,17 +140,23 @@ class Store:
         conn = await asyncio.to_thread(
             sqlite3.connect, self.path, timeout=self.busy_timeout_ms / 1000,
             check_same_thread=False, isolation_level=None)
+        running: asyncio.Future[None] | None = None
         try:
             while True:
                 await asyncio.sleep(self.checkpoint_interval_s)
+                running = asyncio.get_running_loop().run_in_executor(None, _checkpoint, conn)
                 try:
-                    await asyncio.to_thread(_checkpoint, conn)
+                    await asyncio.shield(running)
                 except sqlite3.Error as err:
                     self.checkpoint_failures += 1
                     if self.checkpoint_failures in (1, 10) or self.checkpoint_failures % 100 == 0:
                         _LOGGER.warning("WAL checkpoint failed (%d times): %s",
                                         self.checkpoint_failures, err)
         finally:
+            # Cancelling does not stop a checkpoint already running in its thread; closing
+            # the connection under it crashes the process inside SQLite. Let it finish.
+            if running is not None and not running.done():
+                await asyncio.wait({running})
             conn.close()
 
     async def _run(self, fn: Callable[..., _T], *args: Any) -> _T:
