@@ -187,7 +187,10 @@ class EdgeApp:
             # Tools (`storeedge scan`, tests) find a daemon that bound port 0 through this file.
             url_file = self.config.paths.run_dir / "http-url"
             url_file.parent.mkdir(parents=True, exist_ok=True)
-            url_file.write_text(self.http_url + "\n", "utf-8")
+            # Written aside and renamed: a reader never sees the file empty or half written.
+            partial = url_file.with_name("http-url.partial")
+            partial.write_text(self.http_url + "\n", "utf-8")
+            partial.replace(url_file)
             yield
         finally:
             (self.config.paths.run_dir / "http-url").unlink(missing_ok=True)
