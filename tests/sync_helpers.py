@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -63,9 +64,10 @@ async def running_crm(tmp_path: Path, name: str = "crm.db") -> AsyncIterator[Crm
 class Admin:
     """The CRM's admin API over HTTP, as the chain's staff would use it."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, ssl_context: ssl.SSLContext | None = None) -> None:
         self.url = url
         self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(ssl=ssl_context if ssl_context else True),
             headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
 
     async def close(self) -> None:
@@ -88,8 +90,9 @@ class Admin:
 
 
 @asynccontextmanager
-async def admin_of(server: CrmServer) -> AsyncIterator[Admin]:
-    admin = Admin(server.url)
+async def admin_of(server: CrmServer,
+                   ssl_context: ssl.SSLContext | None = None) -> AsyncIterator[Admin]:
+    admin = Admin(server.url, ssl_context)
     try:
         yield admin
     finally:

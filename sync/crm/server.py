@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import ssl
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -201,9 +202,11 @@ class CrmServer:
     """The reference CRM on ``host:port`` (0: any free port), with its own database file."""
 
     def __init__(self, db_path: Path, *, host: str = "127.0.0.1", port: int = 0,
-                 settings: CrmSettings | None = None, seed_demo: bool = False) -> None:
+                 settings: CrmSettings | None = None, seed_demo: bool = False,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         self.db_path = db_path
         self.host, self.port = host, port
+        self.ssl_context = ssl_context
         self.settings = settings or CrmSettings()
         self.seed_demo = seed_demo
         self.url = ""
@@ -220,7 +223,7 @@ class CrmServer:
             self._runner = web.AppRunner(create_crm_app(self.crm), access_log=None,
                                          auto_decompress=False)
             await self._runner.setup()
-            site = web.TCPSite(self._runner, self.host, self.port)
+            site = web.TCPSite(self._runner, self.host, self.port, ssl_context=self.ssl_context)
             await site.start()
         except BaseException:
             if self._runner is not None:
@@ -230,7 +233,7 @@ class CrmServer:
         sockets = getattr(site._server, "sockets", None) or []
         port = sockets[0].getsockname()[1] if sockets else self.port
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host  # noqa: S104
-        self.url = f"http://{host}:{port}"
+        self.url = f"{'https' if self.ssl_context else 'http'}://{host}:{port}"
         _LOGGER.info("CRM: serving on %s (database %s)", self.url, self.db_path)
         return self
 
