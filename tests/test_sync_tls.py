@@ -73,7 +73,7 @@ async def test_sync_over_tls_with_the_chains_ca_and_not_without(tmp_path: Path) 
         async with admin_of(crm, ssl.create_default_context(cafile=str(ca_file))) as admin:
             code = await admin.pairing_code()
         # Without the chain's CA the CRM's certificate is not trusted: nothing is sent.
-        with pytest.raises(SyncError, match="CERTIFICATE_VERIFY_FAILED|certificate verify"):
+        with pytest.raises(SyncError, match=r"CERTIFICATE_VERIFY_FAILED|certificate verify"):
             await pair(crm.url, code, STORE, DEVICE)
         config = make_sync_config(tmp_path, crm.url, extra=f'ca_file = "{ca_file}"\n')
         creds = await pair(crm.url, code, STORE, DEVICE, ca_file=str(ca_file))
