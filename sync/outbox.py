@@ -176,8 +176,10 @@ def request_retry(conn: sqlite3.Connection, seqs: Iterable[int] | None = None) -
 
 
 def has_retries(conn: sqlite3.Connection) -> bool:
+    """Whether ``read_retries`` has anything to send (the same condition, or the queue stalls)."""
     return conn.execute(
-        "SELECT 1 FROM sync_dead_letters WHERE retry_requested = 1 LIMIT 1").fetchone() is not None
+        "SELECT 1 FROM sync_dead_letters WHERE retry_requested = 1 AND seq <= ? LIMIT 1",
+        (acked_through(conn),)).fetchone() is not None
 
 
 def dead_letters(conn: sqlite3.Connection, limit: int = 100) -> list[dict[str, Any]]:

@@ -156,3 +156,20 @@ async def test_allowance_granted_at_the_crm_bounds_the_lane(tmp_path: Path) -> N
             inside = await app.store.write(
                 lambda conn: app.sync.check_offline_stored_value_in(conn, 400, "M0001"))
             assert inside.ok
+
+
+async def test_a_retry_asked_for_an_event_not_yet_settled_never_stalls_the_queue(
+        store: Store) -> None:
+    """`sync retry --all` may mark an edge-side dead letter the CRM has not heard of yet."""
+    first = await _spend(store, 1_000)
+    await _spend(store, 1_000)
+
+    def skip_first_then_retry_all(conn: sqlite3.Connection) -> None:
+        row = outbox.outbox_rows(conn, [first])[0]
+        outbox.dead_letter_locally(conn, row, "too_large", "test")
+        outbox.request_retry(conn, None)
+    await store.write(skip_first_then_retry_all)
+    assert not await store.read(outbox.has_retries)
+    batch = await store.read(lambda c: outbox.read_batch(c, 10, 10**6))
+    assert [s.seq for s in batch.skipped] == [first]
+    assert [r[0] for r in batch.rows][0] == first + 1 and first not in batch.seqs
