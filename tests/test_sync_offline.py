@@ -172,4 +172,4 @@ async def test_a_retry_asked_for_an_event_not_yet_settled_never_stalls_the_queue
     assert not await store.read(outbox.has_retries)
     batch = await store.read(lambda c: outbox.read_batch(c, 10, 10**6))
     assert [s.seq for s in batch.skipped] == [first]
-    assert [r[0] for r in batch.rows][0] == first + 1 and first not in batch.seqs
+    assert batch.rows[0][0] == first + 1 and first not in batch.seqs
