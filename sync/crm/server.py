@@ -38,7 +38,7 @@ from ..schema import SchemaError
 from .admin import AdminError, pair_device
 from .admin_api import add_admin_routes
 from .db import open_crm_store, seed_crm_demo
-from .ingest import ingest, parse_push
+from .ingest import Incoming, ingest, parse_push
 from .streams import changes_page, parse_cursor
 
 _LOGGER = logging.getLogger(__name__)
@@ -150,8 +150,8 @@ async def pair(request: web.Request) -> web.Response:
 async def push(request: web.Request) -> web.Response:
     crm = request.app[CRM_KEY]
     auth, body = await crm.authenticate(request)
-    raw = decode_body(body, request.headers.get("Content-Encoding"), MAX_DECODED_BYTES)
-    incoming, skipped = await asyncio.to_thread(parse_push, raw, auth.device)
+    incoming, skipped = await asyncio.to_thread(
+        _decode_and_parse, body, request.headers.get("Content-Encoding"), auth.device)
     now = utc_now()
 
     def write(conn: sqlite3.Connection) -> dict[str, Any]:
@@ -164,6 +164,12 @@ async def push(request: web.Request) -> web.Response:
                      len(result["rejected"]), result["rejected"][0]["seq"],
                      result["rejected"][0]["code"])
     return web.json_response(result)
+
+
+def _decode_and_parse(body: bytes, encoding: str | None,
+                      device: str) -> tuple[list[Incoming], list[dict[str, Any]]]:
+    """Inflate and parse a push off the event loop (64 MiB of JSON is not a loop's job)."""
+    return parse_push(decode_body(body, encoding, MAX_DECODED_BYTES), device)
 
 
 async def changes(request: web.Request) -> web.Response:
