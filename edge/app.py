@@ -24,6 +24,9 @@ from drivers.base import (
     WeightReading,
 )
 from drivers.registry import DRIVERS
+from sync.client import SyncClient
+from sync.dead_letters import DeadLetterQueue as SyncDeadLetters
+from sync.health import SyncState
 
 from .catalog import Catalog
 from .config import Config
@@ -60,7 +63,7 @@ class EdgeApp:
         self.catalog = Catalog(self.store)
         identity = OutboxIdentity(config.store.id, config.store.device_id)
         # Payment codes are online-only: the sync part provides the real state as `online`.
-        self.payments = PaymentService(self.store, online=lambda: True)
+        self.payments = PaymentService(self.store, online=self._uplink_online)
         self.simulate_payments = simulate_payments
         self.payment_simulators: dict[str, str] = {}
         self.lanes = {
@@ -75,15 +78,20 @@ class EdgeApp:
         self.loop_lag_s = 0.0
         self.face: FaceService | None = None  # set while face recognition runs
         self.metrics = EdgeMetrics()
+        self.sync = SyncClient(config, self.store, self.catalog, on_change=self._sync_changed,
+                               observe_push=self.metrics.sync_push_seconds.observe)
         self.metrics.bind(self)
         for lane in self.lanes.values():
             lane.observe(self._count)
+        for lane in self.lanes.values():
+            lane.sync_view = self.sync.state.as_dict
+            lane.observe(self._nudge_sync)
         self.http_url: str | None = None
         self.users = Users(self.store, hash_params=config.console.hashing,
                            policy=config.console.login)
         self.console_url: str | None = None
         # Connected by the sync and face parts; the console says "not configured" until then.
-        self.dead_letters: DeadLetterQueue | None = None
+        self.dead_letters: DeadLetterQueue | None = SyncDeadLetters(self.store, self.sync)
         self.face_consents: FaceConsentRegistry | None = None
         self.started_at: float | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -98,6 +106,7 @@ class EdgeApp:
             await self._stack.enter_async_context(self._store_ctx())
             await self._stack.enter_async_context(self._lanes_ctx())
             await self._stack.enter_async_context(self._payments_ctx())
+            await self._stack.enter_async_context(self._sync_ctx())
             await self._stack.enter_async_context(self._devices_ctx())
             await self._stack.enter_async_context(self._face_ctx())
             await self._stack.enter_async_context(self._web_ctx())
@@ -170,6 +179,34 @@ class EdgeApp:
             if not self.store.safe_mode:
                 await self.payments.recover(self.lanes)
             yield
+    @asynccontextmanager
+    async def _sync_ctx(self) -> AsyncIterator[None]:
+        if not self.store.safe_mode:  # a damaged file is not read for sending
+            self._spawn("sync", self.sync.run)
+        try:
+            yield
+        finally:
+            await self._cancel_tasks("sync")
+
+    def _uplink_online(self) -> bool:
+        """Whether wallet payment codes may be tried: no sign that the uplink is down.
+
+        Sync's state is the evidence once the appliance is paired; without sync (disabled or
+        not yet paired) nothing says the network is down, and a payment that cannot reach its
+        provider fails on its own as "not sent".
+        """
+        if not self.config.sync.enabled or self.sync.credentials is None:
+            return True
+        return self.sync.online
+
+    def _sync_changed(self, state: SyncState) -> None:
+        for lane in self.lanes.values():
+            lane.sync_view = state.as_dict
+            lane.refresh()
+
+    def _nudge_sync(self, _lane_id: str, event: LaneEvent) -> None:
+        if event.code in ("sale_completed", "cart_voided"):
+            self.sync.nudge()
 
     @asynccontextmanager
     async def _devices_ctx(self) -> AsyncIterator[None]:
@@ -413,6 +450,7 @@ class EdgeApp:
             "started_at": self.started_at,
             "loop_lag_s": round(self.loop_lag_s, 3),
             "payments": self.payments.status(),
+            "sync": self.sync.status(),
         }
 
     def require_writable(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
 import importlib.util
 import json
@@ -60,19 +61,26 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     config = load_config(None)
-    return _serve(config, args.verbose, banner=True, simulate_payments=True)
+    return _serve(config, args.verbose, banner=True, simulate_payments=True, demo_crm=True)
 
 
-def _serve(config: Config, verbose: bool, *, banner: bool, simulate_payments: bool = False) -> int:
+def _serve(config: Config, verbose: bool, *, banner: bool, simulate_payments: bool = False,
+           demo_crm: bool = False) -> int:
     from .app import EdgeApp  # noqa: PLC0415 - keeps `storeedge --help` fast
 
     setup_logging(config, verbose)
-    app = EdgeApp(config, simulate_payments=simulate_payments)
 
     async def main() -> None:
-        if banner:
-            asyncio.get_running_loop().call_later(0.2, _print_banner, app)
-        await app.run_until_signalled()
+        async with contextlib.AsyncExitStack() as stack:
+            serving = config
+            if demo_crm:  # the reference CRM beside the daemon, stopped after it
+                from sync.demo import demo_crm as crm_beside  # noqa: PLC0415
+
+                serving = await stack.enter_async_context(crm_beside(config))
+            app = EdgeApp(serving, simulate_payments=simulate_payments)
+            if banner:
+                asyncio.get_running_loop().call_later(0.2, _print_banner, app)
+            await app.run_until_signalled()
 
     try:
         asyncio.run(main())
@@ -88,10 +96,12 @@ def _print_banner(app: Any) -> None:
     lanes = "\n".join(f"    {app.http_url}/lane/{lane.id}   {lane.name} ({lane.kind})"
                       for lane in app.config.lanes)
     console = f"{app.console_url}/console" if app.console_url else "not running (see the log)"
+    crm_url = app.config.sync.crm_url
+    crm = f"\n  CRM (reference, same process): {crm_url}" if crm_url else ""
     print(f"""
 StoreEdge demo is running: store {app.config.store.id}, database {app.config.paths.database}
   Status page:  {app.http_url}/
-  IT console:   {console}   (first run: the setup code is in the log above)
+  IT console:   {console}   (first run: the setup code is in the log above){crm}
   Lanes:
 {lanes}
   Try it (in another terminal):
@@ -276,6 +286,9 @@ PLUGINS = {
                         "config (make install)"),
     "payments": ("edge.payments.cli", "check the wallet providers, list recent payments"),
     "user": ("edge.users_cli", "add, reset, disable and list console users (store IT)"),
+    "pair": ("sync.pairing", "pair this appliance with the CRM using a one-time code"),
+    "sync": ("sync.cli", "sync status, dead letters and their retry"),
+    "crm-server": ("sync.crm.cli", "run the reference CRM (tests, demo, conformance)"),
 }
 
 

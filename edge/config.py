@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from drivers.base import DeviceConfig, DeviceConfigError
 from drivers.registry import DRIVERS
 from kiosk_ui.console.config import ConsoleConfig
+from sync.config import SyncConfig
 
 from .errors import ConfigError
 from .face.config import FaceConfig
@@ -81,6 +82,7 @@ class Config:
     demo: DemoConfig
     payments: PaymentsConfig
     console: ConsoleConfig
+    sync: SyncConfig
     face: FaceConfig = field(default_factory=FaceConfig)
 
     def lane(self, lane_id: str) -> LaneConfig | None:
@@ -116,7 +118,7 @@ def load_config(path: Path | None = None) -> Config:
 
 def _build(data: Mapping[str, Any], source: str, base: Path) -> Config:
     _only(data, "", {"store", "paths", "database", "http", "scan", "loyalty", "lanes", "devices",
-                     "demo", "payments", "console", "face"})
+                     "demo", "payments", "console", "face", "sync"})
     store = _table(data, "store")
     _only(store, "store", {"id", "name", "device_id", "timezone"})
     paths = _table(data, "paths")
@@ -174,6 +176,7 @@ def _build(data: Mapping[str, Any], source: str, base: Path) -> Config:
         payments=PaymentsConfig.from_mapping(_table(data, "payments"), state_dir),
         console=ConsoleConfig.from_mapping(_table(data, "console"), base),
         face=face,
+        sync=SyncConfig.from_mapping(_table(data, "sync"), base),
     )
 
 

@@ -124,6 +124,9 @@ class LaneSession:
         self.payment: PaymentRecord | None = None
         """The wallet payment running for this cart; the cart cannot change meanwhile."""
         self._payment_scan_id: str | None = None
+        # The sync state shown on the lane's screen; EdgeApp points it at its sync client.
+        self.sync_view: Callable[[], dict[str, str]] = lambda: {
+            "state": "offline", "reason": "sync is not running"}
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -490,14 +493,18 @@ class LaneSession:
             observer(self.lane_id, event)
         if not event.ok:
             _LOGGER.info("Lane %s: %s (%s)", self.lane_id, event.message, event.code)
+        self.refresh()
+        return event
+
+    def refresh(self) -> None:
+        """Send the lane's current state to every screen watching it."""
         if not self._listeners:
-            return event
+            return
         snapshot = self.snapshot()
         for queue in list(self._listeners):
             if queue.full():
                 queue.get_nowait()  # a slow screen skips to the newest state
             queue.put_nowait(snapshot)
-        return event
 
     def snapshot(self) -> dict[str, Any]:
         """Return the lane as a screen shows it."""
@@ -523,6 +530,7 @@ class LaneSession:
             "last_sale": None if self.last_sale is None else {
                 "sale_id": self.last_sale.sale_id, "receipt_no": self.last_sale.receipt_no,
                 "total_fen": self.last_sale.total_fen, "change_fen": self.last_sale.change_fen},
+            "sync": self.sync_view(),
         }
 
 

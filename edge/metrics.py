@@ -6,7 +6,7 @@ the monitoring they already run.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 DEVICE_STATES = ("closed", "idle", "busy", "error")
+SYNC_STATES = ("online", "degraded", "offline")
 
 
 class EdgeMetrics:
@@ -43,6 +44,10 @@ class EdgeMetrics:
             buckets=(0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0), registry=self.registry)
         self.face_greetings = Counter("storeedge_face_greetings", "Members recognised by face",
                                       ["lane"], registry=self.registry)
+        self.sync_push_seconds = Histogram(
+            "storeedge_sync_push_seconds", "Time for one push to the CRM to be answered",
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=self.registry)
 
     def bind(self, app: EdgeApp) -> None:
         """Read device states and queue figures from ``app`` at every scrape."""
@@ -76,3 +81,23 @@ class _AppCollector(Collector):
         if face is not None:
             yield GaugeMetricFamily("storeedge_face_templates", "Face templates in the gallery",
                                     value=float(len(face.gallery)))
+        yield from _sync_gauges(self._app.sync.status())
+
+
+def _sync_gauges(sync: dict[str, Any]) -> Iterator[GaugeMetricFamily]:
+    state = GaugeMetricFamily("storeedge_sync_state", "1 for the sync state the daemon is in",
+                              labels=["state"])
+    for name in SYNC_STATES:
+        state.add_metric([name], float(sync["state"] == name))
+    yield state
+    for key, metric, text in (
+            ("pending_count", "storeedge_sync_queue_depth", "Events not yet acknowledged"),
+            ("pending_fen", "storeedge_sync_pending_fen", "Fen of sales the CRM does not have"),
+            ("oldest_pending_age_s", "storeedge_sync_oldest_pending_seconds",
+             "Age of the oldest event not yet at the CRM"),
+            ("dead_letters", "storeedge_sync_dead_letters", "Events refused by the CRM"),
+            ("clock_skew_s", "storeedge_sync_clock_skew_seconds",
+             "Local clock minus the CRM's")):
+        gauge = GaugeMetricFamily(metric, text)
+        gauge.add_metric([], float(sync.get(key) or 0))
+        yield gauge

@@ -136,7 +136,8 @@ def seed_demo(conn: sqlite3.Connection) -> bool:
         )
         conn.execute("INSERT INTO barcodes VALUES (?, 'item', ?)", (item, pid))
     for mid, name, phone, code, tier, points, stored in _MEMBERS:
-        conn.execute("INSERT INTO members VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        conn.execute("INSERT INTO members (id, name, phone, member_code, tier, points_balance,"
+                     " stored_value_fen, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                      (mid, name, phone, code, tier, points, stored, now))
     for promo_id, kind, label, rule, priority in _PROMOTIONS:
         conn.execute(

@@ -165,6 +165,7 @@ async def status_page(request: web.Request) -> web.Response:
         f"{' — ' + esc(str(d['reason'])) if d.get('reason') else ''}</li>"
         for d in status["devices"]
     )
+    sync = _sync_section(status["sync"])
     page = f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
 <title>StoreEdge — {esc(status['store']['name'])}</title>
 <link rel="stylesheet" href="/static/base.css"></head><body>
@@ -174,8 +175,34 @@ async def status_page(request: web.Request) -> web.Response:
 version {esc(__version__)}. Database: <code>{esc(status['database'])}</code></p>
 <h2>收银通道 Lanes</h2><ul>{lanes}</ul>
 <h2>设备 Devices</h2><ul>{devices or '<li>none configured</li>'}</ul>
+{sync}
 </body></html>"""
     return web.Response(text=page, content_type="text/html")
+
+
+_SYNC_WORDS = {"online": "在线 online", "degraded": "同步异常 degraded", "offline": "离线 offline"}
+
+
+def _sync_section(sync: dict[str, Any]) -> str:
+    """The sync state, the backlog and the refused events, as store IT reads them."""
+    esc = html.escape
+    age = sync.get("oldest_pending_age_s")
+    rows = [
+        ("待同步 Pending", f"{sync.get('pending_count')} events, "
+         f"{_yuan(int(sync.get('pending_fen') or 0))}"
+         + (f", oldest {age:.0f} s" if age is not None else "")),
+        ("被拒 Dead letters", f"{sync.get('dead_letters')} (storeedge sync dead-letters; "
+         "retry after a fix: storeedge sync retry --all)"),
+        ("冲突 Conflicts", str(sync.get("conflicts"))),
+        ("CRM", f"{sync.get('crm_url') or 'not paired'} as {sync.get('device_key') or '-'}"),
+        ("上次成功 Last success", str(sync.get("last_success_at") or "never")),
+        ("时钟偏差 Clock skew", "-" if sync.get("clock_skew_s") is None
+         else f"{sync['clock_skew_s']:+.1f} s"),
+    ]
+    cells = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
+    return (f'<h2>同步 Sync</h2><p id="sync" data-state="{esc(sync["state"])}">'
+            f"<b>{esc(_SYNC_WORDS.get(sync['state'], sync['state']))}</b> — "
+            f"{esc(sync['reason'])}</p><table>{cells}</table>")
 
 
 async def lane_page(request: web.Request) -> web.Response:
@@ -185,6 +212,7 @@ async def lane_page(request: web.Request) -> web.Response:
 <link rel="stylesheet" href="/static/base.css"></head>
 <body data-lane="{html.escape(lane.lane_id)}">
 <h1>通道 Lane {html.escape(lane.lane_id)}</h1>
+<div id="sync" data-state=""></div>
 <div id="member"></div>
 <div id="message" role="status"></div>
 <table id="cart"><thead><tr><th>商品 Item</th><th>数量 Qty</th><th>金额 Amount</th>

@@ -1,83 +1,42 @@
-"""Stand-ins for the parts the console reads through Protocols (``edge/ports.py``).
+"""Real dead letters and face consents for the console tests, made the way those parts make them.
 
-The sync and face parts implement ``DeadLetterQueue`` and ``FaceConsentRegistry`` on their own
-tables; until they are merged these keep the same contract in memory and write the same kind
-of audit row, so the console's pages and API can be tested against the interface.
+Dead letters: real sales in the outbox, dead-lettered with the function the pusher uses for an
+event the CRM cannot take. Face consents: recorded through the real face service (the daemon
+runs with ``[face] enabled = true``; its worker loads the models once).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import sqlite3
 
-from edge.audit import record_audit
-from edge.store import Store
+from edge.app import EdgeApp
+from edge.scan_router import route
+from sync.outbox import dead_letter_locally
+from tests.helpers import MILK
 
-
-@dataclass(frozen=True)
-class Letter:
-    event_id: str
-    seq: int
-    type: str
-    reason: str
-    failed_at: str
-    attempts: int
+FACE_ON = "\n[face]\nenabled = true\n"
 
 
-class DeadLetters:
-    """What the sync part will hand over: its dead-letter table, here in memory + audit."""
+async def dead_lettered_sales(edge: EdgeApp, count: int) -> list[str]:
+    """Sell ``count`` sales on lane 1 and dead-letter their events; return the event ids."""
+    lane = edge.lanes["1"]
+    for _ in range(count):
+        await lane.handle_scan(route(MILK, edge.config.scan))
+        await lane.pay_cash(10000)
 
-    def __init__(self, store: Store, letters: list[Letter]) -> None:
-        self.store = store
-        self.letters = {letter.event_id: letter for letter in letters}
+    def write(conn: sqlite3.Connection) -> list[str]:
+        rows = conn.execute("SELECT seq, event_id, type FROM outbox"
+                            " WHERE type = 'sale.completed' ORDER BY seq").fetchall()
+        for row in rows:
+            dead_letter_locally(conn, row, "too_large", "larger than the CRM accepts")
+        return [str(r[1]) for r in rows]
 
-    async def list_dead_letters(self, *, limit: int = 100,
-                                before_seq: int | None = None) -> Sequence[Letter]:
-        rows = sorted(self.letters.values(), key=lambda d: -d.seq)
-        return [d for d in rows if before_seq is None or d.seq < before_seq][:limit]
-
-    async def retry_dead_letter(self, event_id: str, *, actor: str) -> bool:
-        if self.letters.pop(event_id, None) is None:
-            return False
-        await self.store.write(lambda c: record_audit(c, actor, "sync.dead_letter_retried",
-                                                      f"event:{event_id}"))
-        return True
-
-    async def retry_all_dead_letters(self, *, actor: str) -> int:
-        count = len(self.letters)
-        for event_id in list(self.letters):
-            await self.retry_dead_letter(event_id, actor=actor)
-        return count
+    return await edge.store.write(write)
 
 
-@dataclass(frozen=True)
-class Consent:
-    member_id: str
-    version: str
-    scope: str
-    recorded_at: str
-    device: str | None
-    templates: int
-
-
-class FaceConsents:
-    """What the face part will hand over, here in memory + audit."""
-
-    def __init__(self, store: Store, consents: list[Consent]) -> None:
-        self.store = store
-        self.consents = {c.member_id: c for c in consents}
-
-    async def list_consents(self) -> Sequence[Consent]:
-        return list(self.consents.values())
-
-    async def delete_member_face_data(self, member_id: str, actor: str) -> bool:
-        if self.consents.pop(member_id, None) is None:
-            return False
-        await self.store.write(lambda c: record_audit(c, actor, "face.data_deleted",
-                                                      f"member:{member_id}"))
-        return True
-
-
-def letters() -> list[Letter]:
-    return [Letter(f"T01:lane-pc-1:{seq}", seq, "sale.completed", "unknown product P999",
-                   "2026-05-01T10:00:00.000+00:00", 3) for seq in (7, 8, 9)]
+async def consent(edge: EdgeApp, member_id: str, *scopes: str) -> None:
+    """Record a member's face consents at kiosk lane 1, as the kiosk's consent screen does."""
+    assert edge.face is not None, "the daemon runs without face recognition"
+    for scope in scopes:
+        await edge.face.record_consent(member_id, edge.face.texts.current, scope, lane="1",
+                                       actor="kiosk:1")

@@ -22,7 +22,7 @@ from edge.audit import recent_audit
 from edge.seed import gtin13
 from kiosk_ui.console.site import tls_context
 from tests.browser import FAST_HASHING, console_client, running_edge, setup_code
-from tests.console_parts import Consent, DeadLetters, FaceConsents, letters
+from tests.console_parts import FACE_ON, consent, dead_lettered_sales
 from tests.helpers import MEMBER_CODE, MILK, write_config
 
 EVIL = "<img src=x onerror=alert(1)><script>alert(2)</script>"
@@ -148,41 +148,56 @@ async def test_users_api_creates_changes_and_keeps_an_admin(tmp_path: Path) -> N
 
 
 async def test_dead_letters_and_face_consents_through_their_protocols(tmp_path: Path) -> None:
-    async with running_edge(write_config(tmp_path, console=FAST_HASHING)) as edge:
+    # Without face recognition the consents page says so; sync is always there.
+    for folder in ("off", "on"):
+        (tmp_path / folder).mkdir()
+    async with running_edge(write_config(tmp_path / "off", console=FAST_HASHING)) as edge:
         await edge.users.create("admin", "it_admin", "admin password", actor="test")
         assert edge.console_url is not None
         async with console_client(edge.console_url) as admin:
             await admin.login("admin", "admin password")
-            assert (await admin.get("/console/api/dead-letters"))["configured"] is False
-            status, body = await admin.request("POST", "/console/api/dead-letters/retry",
-                                               json={"event_id": "T01:lane-pc-1:7"})
-            assert status == 409 and body["code"] == "not_configured"
             assert (await admin.get("/console/api/face-consents"))["configured"] is False
-            assert (await admin.get("/console/api/dashboard"))["sync"] is None
+            page = await admin.get("/console/api/dead-letters")
+            assert page["configured"] is True and page["dead_letters"] == []
+            sync = (await admin.get("/console/api/dashboard"))["sync"]
+            assert sync["state"] == "offline" and "not paired" in sync["reason"]
 
-            edge.dead_letters = DeadLetters(edge.store, letters())
-            edge.face_consents = FaceConsents(edge.store, [
-                Consent("M0001", "v1", "store", "2026-05-01T09:00:00+00:00", "1", 2),
-                Consent("M0002", "v1", "chain", "2026-05-02T09:00:00+00:00", "1", 1)])
+    config = write_config(tmp_path / "on", console=FAST_HASHING, extra=FACE_ON)
+    async with running_edge(config) as edge:
+        await edge.users.create("admin", "it_admin", "admin password", actor="test")
+        events = await dead_lettered_sales(edge, 3)
+        await consent(edge, "M0001", "store")
+        await consent(edge, "M0002", "store", "chain")
+        assert edge.console_url is not None
+        async with console_client(edge.console_url) as admin:
+            await admin.login("admin", "admin password")
             page = await admin.get("/console/api/dead-letters?limit=2")
-            assert [d["seq"] for d in page["dead_letters"]] == [9, 8] and page["next"] == 8
-            page = await admin.get("/console/api/dead-letters?before=8")
-            assert [d["seq"] for d in page["dead_letters"]] == [7]
-            await admin.post("/console/api/dead-letters/retry", {"event_id": "T01:lane-pc-1:8"})
+            assert [d["seq"] for d in page["dead_letters"]] == [3, 2] and page["next"] == 2
+            assert "larger than the CRM accepts" in page["dead_letters"][0]["reason"]
+            page = await admin.get("/console/api/dead-letters?before=2")
+            assert [d["seq"] for d in page["dead_letters"]] == [1]
+            await admin.post("/console/api/dead-letters/retry", {"event_id": events[1]})
+            # Back in the push queue: no longer a dead letter waiting for store IT.
             status, _ = await admin.request("POST", "/console/api/dead-letters/retry",
-                                            json={"event_id": "T01:lane-pc-1:8"})
+                                            json={"event_id": events[1]})
             assert status == 404
             assert (await admin.post("/console/api/dead-letters/retry-all"))["retried"] == 2
+            assert (await admin.get("/console/api/dead-letters"))["dead_letters"] == []
             consents = await admin.get("/console/api/face-consents?member=m0002")
-            assert [c["member_id"] for c in consents["consents"]] == ["M0002"]
+            assert sorted(c["scope"] for c in consents["consents"]) == ["chain", "store"]
             await admin.post("/console/api/face-consents/delete", {"member_id": "M0001"})
             status, _ = await admin.request("POST", "/console/api/face-consents/delete",
                                             json={"member_id": "M0001"})
             assert status == 404
+            remaining = (await admin.get("/console/api/face-consents"))["consents"]
+            assert {c["member_id"] for c in remaining} == {"M0002"}
+        retried = await edge.store.fetchall(
+            "SELECT count(*) FROM sync_dead_letters WHERE retry_requested = 1")
+        assert retried[0][0] == 3
         audit = await recent_audit(edge.store)
-        assert [(e.actor, e.action) for e in audit[:4]] == [
-            ("admin", "face.data_deleted"), ("admin", "sync.dead_letter_retried"),
-            ("admin", "sync.dead_letter_retried"), ("admin", "sync.dead_letter_retried")]
+        assert [(e.actor, e.action) for e in audit[:3]] == [
+            ("admin", "face.data_deleted"), ("admin", "sync.dead_letters_retried"),
+            ("admin", "sync.dead_letter_retried")]
 
 
 async def test_sales_api_pages_searches_and_keeps_text_as_text(tmp_path: Path) -> None:

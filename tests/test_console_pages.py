@@ -29,7 +29,7 @@ from tests.browser import (
     screenshot,
     setup_code,
 )
-from tests.console_parts import Consent, DeadLetters, FaceConsents, letters
+from tests.console_parts import FACE_ON, consent, dead_lettered_sales
 from tests.helpers import MEMBER_CODE, MILK, Daemon, write_config
 
 EVIL = "<img src=x onerror=alert(1)><script>alert(2)</script>"
@@ -120,7 +120,8 @@ async def test_store_it_sets_up_signs_in_and_works_the_console(
     assert await page.locator("#today-digitisation").inner_text() == "100%"
     assert await page.locator("svg.chart rect.bar").count() == 24
     assert await page.locator("svg.chart rect.bar[data-sales='1']").count() == 1
-    assert await page.locator("#sync-state").inner_text() == "未配置同步"
+    sync_state = await page.locator("#sync-state").inner_text()
+    assert sync_state.startswith("离线") and "not paired" in sync_state
     await screenshot(page, "console-dashboard")
 
     await nav(page, "devices")
@@ -182,7 +183,7 @@ async def test_store_it_sets_up_signs_in_and_works_the_console(
     assert "database.json" in names and not any(n.endswith(".db") for n in names)
     await screenshot(page, "console-diagnostics")
 
-    for slug, marker in (("dead-letters", "#dl-not-configured"),
+    for slug, marker in (("dead-letters", "#dl-none"),
                          ("face-consents", "#face-not-configured")):
         await nav(page, slug)
         await page.wait_for_selector(marker)
@@ -212,11 +213,11 @@ async def test_store_it_sets_up_signs_in_and_works_the_console(
 async def test_dead_letter_retry_face_data_delete_and_a_supervisors_view(
     tmp_path: Path, chromium: Browser
 ) -> None:
-    async with running_edge(write_config(tmp_path, console=FAST_HASHING)) as edge:
-        edge.dead_letters = DeadLetters(edge.store, letters())
-        edge.face_consents = FaceConsents(edge.store, [
-            Consent("M0001", "v1", "store", "2026-05-01T09:00:00+00:00", "1", 2),
-            Consent("M0002", "v1", "chain", "2026-05-02T09:00:00+00:00", "1", 1)])
+    config = write_config(tmp_path, console=FAST_HASHING, extra=FACE_ON)
+    async with running_edge(config) as edge:
+        events = await dead_lettered_sales(edge, 3)
+        await consent(edge, "M0001", "store")
+        await consent(edge, "M0002", "store", "chain")
         await edge.users.create("admin", "it_admin", "admin password", actor="test")
         await edge.users.create("li", "supervisor", "li password", actor="test")
         assert edge.console_url is not None
@@ -233,8 +234,8 @@ async def test_dead_letter_retry_face_data_delete_and_a_supervisors_view(
         await ready(page)
         await page.wait_for_selector("#dead-letters")
         await screenshot(page, "console-dead-letters-list")
-        await page.click("tr[data-event='T01:lane-pc-1:8'] button")
-        await page.wait_for_selector("#dl-status:has-text('已重新排队：T01:lane-pc-1:8')")
+        await page.click(f"tr[data-event='{events[1]}'] button")
+        await page.wait_for_selector(f"#dl-status:has-text('已重新排队：{events[1]}')")
         assert await page.locator("#dead-letters tbody tr").count() == 2
         await page.click("#retry-all")
         await page.wait_for_selector("#dl-status:has-text('已重新排队 2 个事件')")
@@ -247,11 +248,11 @@ async def test_dead_letter_retry_face_data_delete_and_a_supervisors_view(
         assert "M0001" in await dialog.inner_text()
         await page.keyboard.press("Escape")  # cancelling deletes nothing
         await dialog.wait_for(state="detached")
-        assert await page.locator("#consents tbody tr").count() == 2
+        assert await page.locator("#consents tbody tr").count() == 3  # M0002: store + chain
         await page.click("tr[data-member='M0001'] button")
         await page.click("dialog.ask button[type=submit]")
         await page.wait_for_selector("#face-status:has-text('M0001')")
-        assert await page.locator("#consents tbody tr").count() == 1
+        assert await page.locator("#consents tbody tr").count() == 2
         await screenshot(page, "console-face-consents")
         await page.click("#logout")
         await page.wait_for_url("**/console/login")

@@ -174,9 +174,9 @@ def withdraw_consent(
     payload = {"member_id": member_id, "scopes": list(result.scopes),
                "consent_ids": list(result.consent_ids), "templates_deleted": deleted,
                "reason": reason, "actor": actor, "withdrawn_at": now}
-    action = "face.data_deleted" if reason == "deleted_by_store" else CONSENT_WITHDRAWN
-    record_audit(conn, actor, action, f"member:{member_id}", payload)
-    if ending or deleted:
+    if ending or deleted:  # nothing there: nothing happened, so nothing to audit or send
+        action = "face.data_deleted" if reason == "deleted_by_store" else CONSENT_WITHDRAWN
+        record_audit(conn, actor, action, f"member:{member_id}", payload)
         append_outbox(conn, identity, CONSENT_WITHDRAWN, payload, now)
     return result
 

@@ -31,6 +31,11 @@ function render(state) {
   message.textContent = event ? event.message : "";
   message.className = event && !event.ok ? "error" : "";
   document.body.dataset.scan = event && event.scan_id ? event.scan_id : "";
+  const sync = state.sync || { state: "offline", reason: "" };
+  const words = { online: "在线", degraded: "同步异常", offline: "离线" }[sync.state] || sync.state;
+  const syncLine = document.querySelector("#sync");
+  syncLine.textContent = sync.state === "online" ? words : `${words}: ${sync.reason}`;
+  syncLine.dataset.state = sync.state;
 }
 
 function connect(delay) {

@@ -44,7 +44,9 @@ export async function mount(root) {
       return replace(holder, h("p", { class: "muted", id: "dl-not-configured" },
         t("dl.not_configured")));
     }
-    if (!page.dead_letters.length) return replace(holder, h("p", { class: "muted" }, t("dl.none")));
+    if (!page.dead_letters.length) {
+      return replace(holder, h("p", { class: "muted", id: "dl-none" }, t("dl.none")));
+    }
     return replace(holder,
       h("div", { class: "actions" }, h("button", { type: "button", id: "retry-all",
         onclick: retryAll }, t("dl.retry_all"))),

@@ -1,0 +1,171 @@
+"""The event types the edge sends and the CRM accepts: one registry, one entry per type.
+
+To add a type, add one ``EventType`` to ``EVENT_TYPES`` (a payload schema, and an optional
+``rules`` function for checks across fields), write the event with ``edge.sales.append_outbox``
+in the transaction that does the thing it describes, and regenerate the published schema
+(``python -m sync.schemadoc > docs/sync-schema.json``; a test says when it is stale). The CRM
+refuses a type it does not know, or a payload that does not fit, per event: the edge
+dead-letters that one event and the queue moves on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .schema import DELTA, FEN, ID, NAME, DateTime, Int, List, Nullable, Obj, Schema, SchemaError
+from .schema import Str as S
+
+LEDGER_ACCOUNT = r"[a-z_]{1,16}:[A-Za-z0-9_.-]{1,64}:[a-z_]{1,24}"
+EVENT_TYPE_NAME = r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+"
+
+
+@dataclass(frozen=True, slots=True)
+class EventType:
+    """A payload schema plus checks that span fields (return a message when they fail)."""
+
+    description: str
+    schema: Schema
+    rules: Callable[[dict[str, Any]], str | None] | None = None
+
+
+class EventRejected(ValueError):
+    """An event the CRM will not store; ``code`` is stable, ``message`` says why."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code, self.message = code, message
+        super().__init__(f"{code}: {message}")
+
+
+_SALE_LINE = Obj({
+    "line_no": Int(1, 10_000),
+    "product_id": ID,
+    "name": NAME,
+    "qty": Int(1, 1_000_000),
+    "weight_g": Nullable(Int(0, 10_000_000)),
+    "unit_price_fen": FEN,
+    "base_fen": FEN,
+    "discount_fen": FEN,
+    "net_fen": FEN,
+})
+_SALE_DISCOUNT = Obj({"promotion_id": ID, "label": NAME, "amount_fen": FEN})
+_SALE_TENDER = Obj({
+    "tender_id": S(128),
+    "kind": S(32, pattern=r"[a-z][a-z0-9_]*"),
+    "amount_fen": Int(1, 10**12),
+    "reference": Nullable(S(128)),
+})
+_LEDGER_ENTRY = Obj({
+    "entry_id": S(128),
+    "account": S(120, pattern=LEDGER_ACCOUNT,
+                 description="kind:id:balance, e.g. member:M0001:points, drawer:2:cash"),
+    "delta": DELTA,
+    "reason": S(64),
+})
+_COUPON_USE = Obj({"code": S(64), "amount_fen": FEN})
+
+SALE_COMPLETED = Obj(
+    {
+        "sale_id": ID,
+        "cart_id": ID,
+        "lane": S(32),
+        "member_id": Nullable(ID),
+        "created_at": DateTime(),
+        "receipt_no": Int(1, 10**12),
+        "subtotal_fen": FEN,
+        "discount_fen": FEN,
+        "total_fen": FEN,
+        "paid_fen": FEN,
+        "change_fen": FEN,
+        "lines": List(_SALE_LINE, 500, min_items=1),
+        "discounts": List(_SALE_DISCOUNT, 200),
+        "tenders": List(_SALE_TENDER, 20),
+        "ledger": List(_LEDGER_ENTRY, 100,
+                       description="balance deltas; member:<id>:points and "
+                       "member:<id>:stored_value entries change the member at the CRM"),
+    },
+    {"coupons": List(_COUPON_USE, 50, description="coupons redeemed by this sale")},
+)
+
+
+def _sale_rules(p: dict[str, Any]) -> str | None:
+    if p["subtotal_fen"] - p["discount_fen"] != p["total_fen"]:
+        return "subtotal_fen - discount_fen must equal total_fen"
+    if p["paid_fen"] - p["change_fen"] != p["total_fen"]:
+        return "paid_fen - change_fen must equal total_fen"
+    if p["tenders"] and sum(t["amount_fen"] for t in p["tenders"]) != p["paid_fen"]:
+        return "the tenders must add up to paid_fen"
+    return None
+
+
+CART_VOIDED = Obj({
+    "cart_id": ID,
+    "lane": S(32),
+    "reason": S(200),
+    "lines": Int(0, 10_000),
+    "total_fen": FEN,
+})
+
+_SCOPE = S(8, enum=("store", "chain"))
+
+FACE_CONSENT_RECORDED = Obj({
+    "consent_id": ID,
+    "member_id": ID,
+    "scope": _SCOPE,
+    "text_version": S(64),
+    "language": S(16, enum=("zh-CN", "en")),
+    "device_id": ID,
+    "lane": Nullable(S(32)),
+    "actor": S(128),
+    "given_at": DateTime(),
+    "supersedes": Nullable(ID),
+})
+
+FACE_CONSENT_WITHDRAWN = Obj({
+    "member_id": ID,
+    "scopes": List(_SCOPE, 2),
+    "consent_ids": List(ID, 50),
+    "templates_deleted": Int(0, 1000),
+    "reason": S(32, enum=("withdrawn", "deleted_by_store")),
+    "actor": S(128),
+    "withdrawn_at": DateTime(),
+})
+
+EVENT_TYPES: Mapping[str, EventType] = {
+    "sale.completed": EventType("a sale committed at a lane, with its lines, tenders and "
+                                "balance deltas", SALE_COMPLETED, _sale_rules),
+    "cart.voided": EventType("an open cart thrown away (audit)", CART_VOIDED),
+    "face.consent_recorded": EventType(
+        "a member agreed to face recognition at a kiosk (store, or chain-wide as a second "
+        "consent); no biometric data travels with it", FACE_CONSENT_RECORDED),
+    "face.consent_withdrawn": EventType(
+        "a member withdrew face consent, or store IT deleted their face data: every holder "
+        "of the member's templates deletes them", FACE_CONSENT_WITHDRAWN),
+}
+
+
+def check_payload(event_type: str, payload: Any,
+                  registry: Mapping[str, EventType] = EVENT_TYPES) -> None:
+    """Raise ``EventRejected`` unless ``payload`` is a valid payload of ``event_type``."""
+    spec = registry.get(event_type)
+    if spec is None:
+        raise EventRejected("unknown_type", f"unknown event type {event_type!r}")
+    try:
+        spec.schema.validate(payload)
+    except SchemaError as err:
+        raise EventRejected("bad_payload", str(err)) from None
+    if spec.rules is not None:
+        problem = spec.rules(payload)
+        if problem:
+            raise EventRejected("bad_payload", problem)
+
+
+EVENT_ENVELOPE = Obj({
+    "event_id": S(120, pattern=r"[A-Za-z0-9_-]{1,32}:[A-Za-z0-9_-]{1,32}:[1-9][0-9]{0,15}",
+                  description="store:device:seq"),
+    "seq": Int(1, 2**40 - 1, "per-device sequence, gap-free from 1"),
+    "type": S(64, pattern=EVENT_TYPE_NAME),
+    "occurred_at": DateTime(),
+    "payload": Obj({}, max_keys=128, description="per type: see the event type schemas"),
+})
