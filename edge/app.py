@@ -127,14 +127,16 @@ class EdgeApp:
         await self._stack.aclose()
         self._stopped.set()
 
-    async def run_until_signalled(self) -> None:
-        """Run until SIGTERM or SIGINT, then stop gracefully."""
+    async def run_until_signalled(self, on_ready: Callable[[], None] | None = None) -> None:
+        """Run until SIGTERM or SIGINT, then stop gracefully; ``on_ready`` once started."""
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         try:
             await self.start()
+            if on_ready is not None:
+                on_ready()
             await stop.wait()
             _LOGGER.info("Stopping on signal")
         finally:

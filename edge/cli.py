@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import importlib
 import importlib.util
 import json
@@ -78,9 +79,8 @@ def _serve(config: Config, verbose: bool, *, banner: bool, simulate_payments: bo
 
                 serving = await stack.enter_async_context(crm_beside(config))
             app = EdgeApp(serving, simulate_payments=simulate_payments)
-            if banner:
-                asyncio.get_running_loop().call_later(0.2, _print_banner, app)
-            await app.run_until_signalled()
+            await app.run_until_signalled(
+                on_ready=functools.partial(_print_banner, app) if banner else None)
 
     try:
         asyncio.run(main())
