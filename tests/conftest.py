@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 pytest_plugins = ("tests.browser",)  # the Chromium and console fixtures
 
@@ -28,11 +29,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for option, help_text in HW_OPTIONS.items():
         group.addoption(option, default=None, help=help_text)
     parser.addoption(
+        "--fuzz-examples",
+        type=int,
+        default=None,
+        help="examples per fuzz test without its own count (default: a bounded 200)",
+    )
+    parser.addoption(
         "--crash-loops",
         type=int,
         default=None,
         help="iterations for the SIGKILL crash tests (default: a small bounded number)",
     )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Fuzz tests bounded in the default run; `--fuzz-examples=20000` for the full one. Tests
+    # that set max_examples themselves keep it.
+    settings.register_profile("storeedge", max_examples=config.getoption("--fuzz-examples")
+                              or 200, deadline=None,
+                              suppress_health_check=[HealthCheck.too_slow])
+    settings.load_profile("storeedge")
 
 
 def hw_option(config: pytest.Config, option: str) -> str:
