@@ -24,6 +24,7 @@ from typing import Any
 from . import __version__
 from .config import Config, default_config_text, load_config
 from .errors import ConfigError, EdgeError
+from .store import create_private
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 ENV_CONFIG = "STOREEDGE_CONFIG"
@@ -174,6 +175,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + ".partial")
     tmp.unlink(missing_ok=True)
+    create_private(tmp)  # a backup holds the same personal data as the database
     try:
         # The online backup API copies a consistent snapshot while the daemon keeps selling.
         with sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=10) as src:

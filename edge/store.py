@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
 import re
 import sqlite3
 from collections.abc import Callable, Iterable
@@ -88,6 +89,7 @@ class Store:
     async def open(self, migrations: Iterable[Migration] | None = None) -> None:
         """Open the file, check it, and migrate it; a damaged file enters safe mode."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        create_private(self.path)
         self._conn = await aiosqlite.connect(self.path, isolation_level=None)
         try:
             await self._run(self._prepare, list(migrations or bundled_migrations()))
@@ -202,6 +204,16 @@ class Store:
     async def backup_to(self, dest: Path) -> None:
         """Copy the live database to ``dest`` with SQLite's online backup API."""
         await self.read(lambda c: _backup(c, dest))
+
+
+def create_private(path: Path) -> None:
+    """Create an empty database file readable by its owner only, if there is none.
+
+    It holds members' names and phone numbers; SQLite gives its -wal and -shm files the same
+    mode, whatever the umask of whoever started the daemon.
+    """
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
 
 
 def _checkpoint(conn: sqlite3.Connection) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sqlite3
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -100,6 +101,7 @@ def test_backup_of_a_database(tmp_path: Path) -> None:
     conn.close()
     assert result.returncode == 0, result.stderr
     assert "2 sales, integrity ok" in result.stdout
+    assert stat.S_IMODE((tmp_path / "b.db").stat().st_mode) == 0o600  # members' personal data
     copy = sqlite3.connect(tmp_path / "b.db")
     assert copy.execute("SELECT count(*) FROM sales").fetchone() == (2,)
     copy.close()

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
+import stat
 from pathlib import Path
 
 import pytest
 
 from edge.errors import SafeModeError, StoreError, StoreUnavailable
+from edge.seed import seed_demo
 from edge.store import Migration, Store, apply_migrations, bundled_migrations
 
 
@@ -163,3 +166,18 @@ async def test_the_log_is_checkpointed_in_the_background(tmp_path: Path) -> None
         assert store.checkpoint_failures == 0
     finally:
         await store.close()
+
+
+async def test_the_database_and_its_log_are_readable_by_the_daemon_only(tmp_path: Path) -> None:
+    old = os.umask(0o022)  # a store IT shell's usual umask, not systemd's 0077
+    try:
+        store = Store(tmp_path / "private.db", checkpoint_interval_s=0)
+        await store.open()
+        try:
+            await store.write(seed_demo)
+            for name in ("private.db", "private.db-wal", "private.db-shm"):
+                assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
+        finally:
+            await store.close()
+    finally:
+        os.umask(old)
