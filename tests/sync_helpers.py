@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import re
+import signal
 import sqlite3
 import ssl
+import subprocess
+import sys
 import time
+import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,7 +24,7 @@ from edge.app import EdgeApp
 from edge.config import Config, load_config
 from sync.crm.server import CrmServer, CrmSettings
 from sync.pairing import pair_and_save
-from tests.helpers import write_config
+from tests.helpers import ROOT, write_config
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
 STORE, DEVICE = "T01", "lane-pc-1"
@@ -152,3 +158,47 @@ async def sell(app: EdgeApp, codes: list[str], lane_id: str = "1", *,
         event = await lane.handle_scan(route(member_code, app.config.scan))
         assert event.ok, event.message
     return await lane.pay_cash(tendered_fen or lane.priced.total_fen)
+
+
+class CrmProcess:
+    """`storeedge crm-server` in its own process, as a chain would run its CRM."""
+
+    def __init__(self, db: Path) -> None:
+        self.db = db
+        self.log = open(db.with_suffix(".log"), "w", encoding="utf-8")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "edge.cli", "crm-server", "--db", str(db), "--port", "0",
+             "--seed-demo"], cwd=ROOT, stdout=subprocess.PIPE, stderr=self.log, text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        match = re.search(r"serving on (http://\S+);", line)
+        assert match, f"CRM did not start: {line} {db.with_suffix('.log').read_text()}"
+        self.url = match.group(1)
+        self.token = db.with_name(db.name + ".admin-token").read_text().strip()
+
+    def admin(self, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            self.url + path, method=method, data=data,
+            headers={"Authorization": f"Bearer {self.token}",
+                     "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.load(response)
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=30)
+        assert self.proc.stdout is not None
+        self.proc.stdout.close()
+        self.log.close()
+
+
+def pair_process(crm: CrmProcess, config: Path) -> None:
+    """Pair the daemon of ``config`` with ``crm`` through `storeedge pair`, as store IT does."""
+    code = crm.admin("POST", "/admin/pairing-codes", {"store_id": "T01",
+                                                      "device_id": "lane-pc-1"})["code"]
+    result = subprocess.run([sys.executable, "-m", "edge.cli", "pair", code, "--crm", crm.url,
+                             "--config", str(config)], cwd=ROOT, capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -6,15 +6,12 @@ else, and the edge never holds half a page.
 from __future__ import annotations
 
 import json
-import os
 import random
-import re
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,44 +21,11 @@ import pytest
 from edge.store import apply_migrations
 from sync.crm.admin import save_entity
 from sync.crm.db import crm_migrations, seed_crm_demo
+from tests.crashing import rows, run_and_kill
 from tests.helpers import ROOT, Daemon, write_config
-from tests.sync_helpers import DEVICE_KEY, sync_config_text
+from tests.sync_helpers import DEVICE_KEY, CrmProcess, pair_process, sync_config_text
 
 DEFAULT_LOOPS = 8
-
-
-class CrmProcess:
-    """`storeedge crm-server` in its own process, as a chain would run its CRM."""
-
-    def __init__(self, db: Path) -> None:
-        self.db = db
-        self.log = open(db.with_suffix(".log"), "w", encoding="utf-8")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "edge.cli", "crm-server", "--db", str(db), "--port", "0",
-             "--seed-demo"], cwd=ROOT, stdout=subprocess.PIPE, stderr=self.log, text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        match = re.search(r"serving on (http://\S+);", line)
-        assert match, f"CRM did not start: {line} {db.with_suffix('.log').read_text()}"
-        self.url = match.group(1)
-        self.token = db.with_name(db.name + ".admin-token").read_text().strip()
-
-    def admin(self, method: str, path: str, body: Any = None) -> Any:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            self.url + path, method=method, data=data,
-            headers={"Authorization": f"Bearer {self.token}",
-                     "Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return json.load(response)
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=30)
-        assert self.proc.stdout is not None
-        self.proc.stdout.close()
-        self.log.close()
 
 
 @pytest.fixture
@@ -71,21 +35,8 @@ def crm_process(tmp_path: Path) -> Iterator[CrmProcess]:
     crm.stop()
 
 
-def _pair(crm: CrmProcess, config: Path) -> None:
-    code = crm.admin("POST", "/admin/pairing-codes", {"store_id": "T01",
-                                                      "device_id": "lane-pc-1"})["code"]
-    result = subprocess.run([sys.executable, "-m", "edge.cli", "pair", code, "--crm", crm.url,
-                             "--config", str(config)], cwd=ROOT, capture_output=True, text=True,
-                            timeout=60, check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
 def _rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
-    try:
-        return [tuple(r) for r in conn.execute(sql).fetchall()]
-    finally:
-        conn.close()
+    return [tuple(r) for r in rows(db, sql)]
 
 
 def _mid_drain(edge_db: Path, fraction: float) -> Callable[[], bool]:
@@ -99,30 +50,6 @@ def _mid_drain(edge_db: Path, fraction: float) -> Callable[[], bool]:
     return reached
 
 
-def _kill_worker(config: Path, seed: int, after_s: float, log: Path,
-                 kill_when: Callable[[], bool] | None = None) -> set[str]:
-    """Start the worker, SIGKILL it after ``after_s`` or as soon as ``kill_when()`` is true."""
-    with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "tests.crash_worker", str(config),
-                                 str(seed)], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        try:
-            deadline = time.monotonic() + 60
-            while "STARTED" not in log.read_text() and time.monotonic() < deadline:
-                assert proc.poll() is None, f"worker died: {log.read_text()}"
-                time.sleep(0.01)
-            stop_at = time.monotonic() + after_s
-            # A loaded machine drains slower or faster than a quiet one; polling the
-            # acknowledged seq puts the kill mid-drain whatever the machine does.
-            while time.monotonic() < stop_at and not (kill_when and kill_when()):
-                time.sleep(0.005)
-        finally:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout=30)
-    return {line.split()[1] for line in log.read_text().splitlines()
-            if line.startswith("COMMITTED ")}
-
-
 @pytest.mark.slow
 def test_sigkill_while_pushing_every_sale_reaches_the_crm_exactly_once(
         tmp_path: Path, crm_process: CrmProcess, pytestconfig: pytest.Config) -> None:
@@ -133,16 +60,18 @@ def test_sigkill_while_pushing_every_sale_reaches_the_crm_exactly_once(
     # next run drains in small batches while it sells: most kills land mid-drain.
     offline = tmp_path / "offline.toml"
     offline.write_text(config.read_text() + "enabled = false\n")   # the last table: [sync]
-    _pair(crm_process, config)
+    pair_process(crm_process, config)
     edge_db, crm_db = tmp_path / "state" / "storeedge.db", crm_process.db
     rng = random.Random(20261122)
     reported: set[str] = set()
     backlog_at_kill = crm_ahead = 0
     for i in range(loops):
         if i % 2 == 0:   # the uplink is down: sell, building a backlog
-            reported |= _kill_worker(offline, i, rng.uniform(0.3, 1.0), tmp_path / "worker.log")
+            reported |= run_and_kill("tests.crash_worker", offline, i,
+                                     after_s=rng.uniform(0.3, 1.0), log=tmp_path / "worker.log")
             continue
-        reported |= _kill_worker(config, i, 5.0, tmp_path / "worker.log",
+        reported |= run_and_kill("tests.crash_worker", config, i, after_s=5.0,
+                                 log=tmp_path / "worker.log",
                                  kill_when=_mid_drain(edge_db, rng.uniform(0.1, 0.9)))
         acked = _rows(edge_db, "SELECT acked_through_seq FROM sync_push")[0][0]
         last = _rows(edge_db, "SELECT coalesce(max(seq), 0) FROM outbox")[0][0]
@@ -238,7 +167,7 @@ def test_sigkill_while_applying_pages_never_leaves_half_a_page(
     try:
         config = write_config(tmp_path, extra=sync_config_text(crm.url, pull_ms=60000) +
                               "pull_page_size = 10\n")
-        _pair(crm, config)
+        pair_process(crm, config)
         edge_db = tmp_path / "state" / "storeedge.db"
         rng = random.Random(7)
         partial_kills = 0
