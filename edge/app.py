@@ -98,7 +98,8 @@ class EdgeApp:
         self.cashier = CashierDesk(
             config.cashier, self.store, self.users, self.lanes,
             staffed={lane.id for lane in config.lanes if lane.kind == "staffed"},
-            identity=identity, printer_for=self.printer_for)
+            identity=identity, printer_for=self.printer_for,
+            recheck_s=config.console.sessions.recheck_s)  # a user disabled elsewhere: out
         self.guide_calls = GuideCalls(self.store, cooldown_s=config.signage.guide_call_cooldown_s,
                                       shown=config.signage.guide_calls_shown)
         self.screens = ScreenContent(self.store, config.signage, store_id=config.store.id,

@@ -40,7 +40,6 @@ if TYPE_CHECKING:
     from drivers.printer import ReceiptPrinter
 
 _LOGGER = logging.getLogger(__name__)
-RECHECK_S = 5.0      # how soon a user disabled elsewhere is signed out of the lane
 PERSIST_SEEN_S = 30.0
 
 
@@ -77,6 +76,7 @@ class CashierDesk:
         staffed: set[str],
         identity: OutboxIdentity,
         printer_for: Callable[[str], ReceiptPrinter | None] = lambda _lane: None,
+        recheck_s: float = 5.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
@@ -85,6 +85,7 @@ class CashierDesk:
         self._users = users
         self._lanes = {k: v for k, v in lanes.items() if k in staffed}
         self._clock = clock
+        self._recheck_s = recheck_s
         self.printer_for = printer_for
         self._signins: dict[str, SignIn] = {}
         self.shifts = ShiftBook(store, printer_for=printer_for,
@@ -182,7 +183,7 @@ class CashierDesk:
         if self._expired(signin, now):
             await self.sweep()
             return None
-        if now - signin.checked_at >= RECHECK_S:
+        if now - signin.checked_at >= self._recheck_s:
             user = await self._users.by_id(signin.user.id)
             if user is None or user.disabled:
                 await self.sign_out(lane_id, actor="system", reason="account_disabled")
