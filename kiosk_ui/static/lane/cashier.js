@@ -102,7 +102,11 @@ function render(snapshot) {
   $("subtotal").textContent = yuan(snapshot.subtotal_fen);
   $("discount").textContent = snapshot.discount_fen ? `-${yuan(snapshot.discount_fen)}` : yuan(0);
   $("total").textContent = yuan(snapshot.total_fen);
-  if (snapshot.lines.length) $("change").hidden = true;
+  // The change stays up until the next thing happens at the lane.
+  const sold = snapshot.last_event?.code === "sale_completed" && snapshot.last_sale;
+  $("change").hidden = !sold;
+  if (sold) $("change").textContent = t("lane.change", { change: yuan(snapshot.last_sale.change_fen),
+    total: yuan(snapshot.last_sale.total_fen) });
   renderAlert(snapshot);
   renderEvent(snapshot);
   renderSync(snapshot.sync);
