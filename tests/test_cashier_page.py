@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Locator, Page, expect
 
 from drivers.sim_scanner import send_scan
 from edge.app import EdgeApp
@@ -84,7 +84,7 @@ async def approve(page: Page, pin: str) -> None:
     await expect(dialog).to_have_count(0)
 
 
-def cells(page: Page, column: str) -> object:
+def cells(page: Page, column: str) -> Locator:
     return page.locator(f"#cart tbody td.col-{column}")
 
 

@@ -28,7 +28,8 @@ THIRD_LANE = '\n[[lanes]]\nid = "3"\nkind = "staffed"\n'
 SCREEN = ('\n[signage]\nclaim_url = "https://coupons.example.com/c?code={code}"\n'
           '[[screens]]\nzone = "A1"\nproducts = ["P001"]\n')
 Route = tuple[str, str, Access]
-APPROVED = {  # route -> a body that is right in every way but the supervisor's PIN
+# route -> a body that is right in every way but the supervisor's PIN
+APPROVED: dict[str, dict[str, Any]] = {
     "/api/lanes/{lane}/lines/{line}/quantity": {"qty": 2},
     "/api/lanes/{lane}/lines/{line}/void": {},
     "/api/lanes/{lane}/lines/{line}/price": {"price_fen": 1},

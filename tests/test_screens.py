@@ -180,6 +180,7 @@ async def test_guide_calls_are_one_per_zone_until_answered(edge: EdgeApp) -> Non
 
 def decode_qr(png: bytes) -> list[str]:
     image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None
     return [code.text for code in decode_image(image) if code.symbology == "QRCODE"]
 
 

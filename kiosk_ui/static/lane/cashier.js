@@ -234,7 +234,8 @@ async function signIn(event) {
     state.session = { cashier: session.cashier, shift: session.shift };
     state.askedShift = false;
     showScreens();
-    if (state.snapshot) render(state.snapshot);
+    // The lane pushes its state with the new cashier; an older snapshot must not undo this.
+    if (state.snapshot?.staff?.cashier?.name === session.cashier.name) render(state.snapshot);
   } catch (err) {
     $("signin-error").textContent = errorText(err);
     form.elements.password.select();
