@@ -171,10 +171,23 @@ async def status_page(request: web.Request) -> web.Response:
 <p>Store {esc(status['store']['id'])}, device {esc(status['store']['device_id'])},
 version {esc(__version__)}. Database: <code>{esc(status['database'])}</code></p>
 <h2>收银通道 Lanes</h2><ul>{lanes}</ul>
+{_screens_section(edge)}
 <h2>设备 Devices</h2><ul>{devices or '<li>none configured</li>'}</ul>
 {sync}
 </body></html>"""
     return web.Response(text=page, content_type="text/html")
+
+
+def _screens_section(edge: EdgeApp) -> str:
+    """Links to the aisle screens of the config and to the guides' view."""
+    screens = edge.config.signage.screens
+    if not screens:
+        return ""
+    esc = html.escape
+    items = "".join(f'<li><a href="/screen/{esc(s.zone)}">{esc(s.name)}</a> ({esc(s.zone)})</li>'
+                    for s in screens)
+    return (f'<h2>屏幕 Screens</h2><ul>{items}<li><a href="/guides">导购呼叫 Guide calls</a>'
+            "</li></ul>")
 
 
 _SYNC_WORDS = {"online": "在线 online", "degraded": "同步异常 degraded", "offline": "离线 offline"}

@@ -98,7 +98,8 @@ function render(snapshot) {
   renderLines($("cart").tBodies[0], snapshot.lines, { columns: COLUMNS, selected: state.selected });
   renderDiscounts($("discounts"), snapshot.discounts);
   renderCoupons($("coupons"), snapshot.coupons);
-  $("member").textContent = memberText(snapshot.member);
+  $("member").textContent = [memberText(snapshot.member), pendingText(snapshot.tenders_pending)]
+    .filter(Boolean).join(" · ");
   $("subtotal").textContent = yuan(snapshot.subtotal_fen);
   $("discount").textContent = snapshot.discount_fen ? `-${yuan(snapshot.discount_fen)}` : yuan(0);
   $("total").textContent = yuan(snapshot.total_fen);
@@ -118,6 +119,12 @@ function render(snapshot) {
     run("open_shift");
   }
   if (staff.shift) state.askedShift = false;
+}
+
+// Points or stored value the loyalty part has put towards this sale, when it is there.
+function pendingText(pending) {
+  if (!Array.isArray(pending) || !pending.length) return "";
+  return pending.map((p) => `${t(`tender.${p.kind}`)} ${yuan(p.amount_fen)}`).join(" · ");
 }
 
 function renderEvent(snapshot) {
