@@ -48,26 +48,35 @@ function csrf(token) {
   meta.content = token || "";
 }
 
+// Write a text only when it changed: the render path runs on every scan, and a node left
+// alone costs the next frame nothing.
+function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
+}
+
 function say(text, { error = false } = {}) {
   const message = $("message");
-  message.textContent = text;
-  message.className = `message${error ? " error" : ""}`;
+  setText(message, text);
+  const name = `message${error ? " error" : ""}`;
+  if (message.className !== name) message.className = name;
 }
 
 function showBuffer() {
-  $("buffer").textContent = state.buffer;
-  $("entry-mode").textContent = state.buffer ? t("lane.entry.typed") : t("lane.entry.hint");
+  setText($("buffer"), state.buffer);
+  setText($("entry-mode"), state.buffer ? t("lane.entry.typed") : t("lane.entry.hint"));
 }
 
 function showScreens() {
   const signedIn = Boolean(state.session.cashier);
   $("signin").hidden = signedIn;
   $("till").hidden = !signedIn;
-  $("cashier").textContent = signedIn ? t("lane.cashier", { name: state.session.cashier.name,
-    role: t(`role.${state.session.cashier.role}`) }) : "";
+  setText($("cashier"), signedIn ? t("lane.cashier", { name: state.session.cashier.name,
+    role: t(`role.${state.session.cashier.role}`) }) : "");
   const shift = state.snapshot?.staff?.shift ?? state.session.shift;
-  $("shift").textContent = shift ? t("lane.shift", { no: shift.shift_no }) : t("lane.no_shift");
-  if (!signedIn) $("signin-form").elements.name.focus();
+  setText($("shift"), shift ? t("lane.shift", { no: shift.shift_no }) : t("lane.no_shift"));
+  if (!signedIn && document.activeElement?.form !== $("signin-form")) {
+    $("signin-form").elements.name.focus();
+  }
 }
 
 function lines() { return state.snapshot?.lines || []; }
@@ -98,16 +107,16 @@ function render(snapshot) {
   renderLines($("cart").tBodies[0], snapshot.lines, { columns: COLUMNS, selected: state.selected });
   renderDiscounts($("discounts"), snapshot.discounts);
   renderCoupons($("coupons"), snapshot.coupons);
-  $("member").textContent = [memberText(snapshot.member), pendingText(snapshot.tenders_pending)]
-    .filter(Boolean).join(" · ");
-  $("subtotal").textContent = yuan(snapshot.subtotal_fen);
-  $("discount").textContent = snapshot.discount_fen ? `-${yuan(snapshot.discount_fen)}` : yuan(0);
-  $("total").textContent = yuan(snapshot.total_fen);
+  setText($("member"), [memberText(snapshot.member), pendingText(snapshot.tenders_pending)]
+    .filter(Boolean).join(" · "));
+  setText($("subtotal"), yuan(snapshot.subtotal_fen));
+  setText($("discount"), snapshot.discount_fen ? `-${yuan(snapshot.discount_fen)}` : yuan(0));
+  setText($("total"), yuan(snapshot.total_fen));
   // The change stays up until the next thing happens at the lane.
   const sold = snapshot.last_event?.code === "sale_completed" && snapshot.last_sale;
   $("change").hidden = !sold;
-  if (sold) $("change").textContent = t("lane.change", { change: yuan(snapshot.last_sale.change_fen),
-    total: yuan(snapshot.last_sale.total_fen) });
+  if (sold) setText($("change"), t("lane.change", { change: yuan(snapshot.last_sale.change_fen),
+    total: yuan(snapshot.last_sale.total_fen) }));
   renderAlert(snapshot);
   renderEvent(snapshot);
   renderSync(snapshot.sync);
@@ -144,25 +153,25 @@ function renderAlert(snapshot) {
   const text = intervention ? t("lane.intervention", { reason: (document.body.dataset.lang === "en"
     ? intervention.en : intervention.zh) || intervention.reason }) : snapshot.locked ? t("lane.locked") : "";
   alert.hidden = !text;
-  alert.textContent = text;
+  setText(alert, text);
 }
 
 function renderSync(sync) {
   const line = $("sync");
   const value = sync || { state: "offline", reason: "" };
   line.dataset.state = value.state;
-  line.textContent = t(`lane.sync.${value.state}`);
+  setText(line, t(`lane.sync.${value.state}`));
   line.title = value.reason || "";
 }
 
 function renderLastSale(sale) {
   const line = $("last-sale");
-  if (!sale) { line.textContent = ""; return; }
+  if (!sale) { setText(line, ""); return; }
   const parts = [t("lane.last_sale", { receipt: sale.receipt_no, total: yuan(sale.total_fen),
     change: yuan(sale.change_fen) })];
   if (sale.printed === true) parts.push(t("lane.receipt_printed"));
   if (sale.print_error) parts.push(t("lane.receipt_not_printed", { error: sale.print_error }));
-  line.textContent = parts.join(" · ");
+  setText(line, parts.join(" · "));
 }
 
 async function call(method, path, body) {
