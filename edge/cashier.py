@@ -13,6 +13,7 @@ and nothing is remembered, so the next action asks again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from .approval import Approval, ApprovalRefused
 from .audit import record_audit
 from .cashier_config import CashierConfig
-from .errors import LaneError
+from .errors import LaneError, StoreError
 from .lane import LaneEvent, LaneSession
 from .refunds import RefundDone, SaleForRefund, find_sale, plan_refund, write_refund
 from .sales import OutboxIdentity, SalePlan
@@ -192,8 +193,11 @@ class CashierDesk:
         signin.last_seen_at = now
         if now - signin.stored_seen_at >= PERSIST_SEEN_S:
             signin.stored_seen_at = now
-            await self._store.write(lambda c: c.execute(
-                "UPDATE lane_signins SET last_seen_at = ? WHERE lane = ?", (now, lane_id)))
+            # Only the idle timer across a restart: a database that refuses writes (safe
+            # mode, a full disk) must not lock the cashier out of the page.
+            with contextlib.suppress(StoreError):
+                await self._store.write(lambda c: c.execute(
+                    "UPDATE lane_signins SET last_seen_at = ? WHERE lane = ?", (now, lane_id)))
         return signin
 
     def current(self, lane_id: str) -> SignIn | None:
