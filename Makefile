@@ -80,6 +80,7 @@ bench: setup
 	$(PY) -m benchmarks.console_load
 	$(PY) -m benchmarks.hid_decode
 	$(PY) -m benchmarks.camera_decode
+	$(PY) -m benchmarks.scan_to_screen
 
 install: setup
 	$(VENV)/bin/storeedge install-systemd --prefix $(PREFIX) $(INSTALL_ARGS)

@@ -110,6 +110,10 @@ kind = "staffed"
     await pair_and_save(config, code, url)
     app = EdgeApp(config)
     await app.start()
+    # The staffed lane sells once a cashier is signed in and a shift is open.
+    await app.users.create("bench", "cashier", "bench password", actor="benchmark")
+    assert await app.cashier.sign_in("2", "bench", "bench password", address="benchmark")
+    await app.cashier.shifts.open("2", 0, actor="bench")
     watcher = AckWatcher(config.paths.database)
     watcher.start()
     try:

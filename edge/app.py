@@ -28,21 +28,26 @@ from sync.client import SyncClient
 from sync.dead_letters import DeadLetterQueue as SyncDeadLetters
 from sync.health import SyncState
 
+from .cashier import CashierDesk
 from .catalog import Catalog
 from .config import Config
 from .errors import EdgeError, SafeModeError
+from .guide_calls import GuideCalls
 from .lane import LaneEvent, LaneSession
 from .metrics import EdgeMetrics
 from .payments.service import PaymentService
 from .ports import DeadLetterQueue, FaceConsentRegistry
 from .sales import OutboxIdentity
 from .scan_router import RejectedScan, route
+from .screen_content import ScreenContent
 from .seed import seed_demo
 from .store import Store
 from .systemd import Notifier
 from .users import Users
 
 if TYPE_CHECKING:
+    from drivers.printer import ReceiptPrinter
+
     from .face.service import FaceService
 
 _LOGGER = logging.getLogger(__name__)
@@ -90,6 +95,16 @@ class EdgeApp:
         self.users = Users(self.store, hash_params=config.console.hashing,
                            policy=config.console.login)
         self.console_url: str | None = None
+        self.cashier = CashierDesk(
+            config.cashier, self.store, self.users, self.lanes,
+            staffed={lane.id for lane in config.lanes if lane.kind == "staffed"},
+            identity=identity, printer_for=self.printer_for,
+            recheck_s=config.console.sessions.recheck_s)  # a user disabled elsewhere: out
+        self.guide_calls = GuideCalls(self.store, cooldown_s=config.signage.guide_call_cooldown_s,
+                                      shown=config.signage.guide_calls_shown)
+        self.screens = ScreenContent(self.store, config.signage, store_id=config.store.id,
+                                     timezone=config.store.timezone,
+                                     cache_dir=config.paths.state_dir / "screens")
         # Connected by the sync and face parts; the console says "not configured" until then.
         self.dead_letters: DeadLetterQueue | None = SyncDeadLetters(self.store, self.sync)
         self.face_consents: FaceConsentRegistry | None = None
@@ -105,6 +120,7 @@ class EdgeApp:
         try:
             await self._stack.enter_async_context(self._store_ctx())
             await self._stack.enter_async_context(self._lanes_ctx())
+            await self._stack.enter_async_context(self._cashier_ctx())
             await self._stack.enter_async_context(self._payments_ctx())
             await self._stack.enter_async_context(self._sync_ctx())
             await self._stack.enter_async_context(self._devices_ctx())
@@ -165,6 +181,24 @@ class EdgeApp:
         yield
 
     @asynccontextmanager
+    async def _cashier_ctx(self) -> AsyncIterator[None]:
+        """Sign-in and shifts of the staffed lanes (before anything can sell on them)."""
+        if not self.store.safe_mode:
+            await self.cashier.start()
+            self._spawn("cashier-sweeper", self.cashier.run_sweeper)
+        try:
+            yield
+        finally:
+            await self._cancel_tasks("cashier-")
+
+    def printer_for(self, lane_id: str) -> ReceiptPrinter | None:
+        """Return the running receipt printer (and drawer) of a lane, if it has one."""
+        for driver in self.devices.values():
+            if driver.config.driver == "printer" and driver.config.lane == lane_id:
+                return driver  # type: ignore[return-value]
+        return None
+
+    @asynccontextmanager
     async def _payments_ctx(self) -> AsyncIterator[None]:
         """Open the wallet clients, then resume what a restart interrupted (before any scan)."""
         async with AsyncExitStack() as stack:
@@ -207,7 +241,7 @@ class EdgeApp:
             lane.refresh()
 
     def _nudge_sync(self, _lane_id: str, event: LaneEvent) -> None:
-        if event.code in ("sale_completed", "cart_voided"):
+        if event.code in ("sale_completed", "cart_voided", "sale_refunded"):
             self.sync.nudge()
 
     @asynccontextmanager

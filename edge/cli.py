@@ -97,14 +97,17 @@ def _print_banner(app: Any) -> None:
     lanes = "\n".join(f"    {app.http_url}/lane/{lane.id}   {lane.name} ({lane.kind})"
                       for lane in app.config.lanes)
     console = f"{app.console_url}/console" if app.console_url else "not running (see the log)"
+    screens = "".join(f"\n    {app.http_url}/screen/{screen.zone}   {screen.name}"
+                      for screen in app.config.signage.screens)
+    screens = f"\n  Aisle screens (calls reach {app.http_url}/guides):{screens}" if screens else ""
     crm_url = app.config.sync.crm_url
     crm = f"\n  CRM (reference, same process): {crm_url}" if crm_url else ""
     print(f"""
 StoreEdge demo is running: store {app.config.store.id}, database {app.config.paths.database}
   Status page:  {app.http_url}/
   IT console:   {console}   (first run: the setup code is in the log above){crm}
-  Lanes:
-{lanes}
+  Lanes (a staffed lane: `storeedge user add NAME --role cashier`, then sign in there):
+{lanes}{screens}
   Try it (in another terminal):
     .venv/bin/storeedge scan 6901234500011 --lane 1     # 农夫山泉
     .venv/bin/storeedge scan 2210001012805 --lane 1     # apples ¥12.80, price-embedded scale label

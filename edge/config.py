@@ -14,10 +14,12 @@ from drivers.registry import DRIVERS
 from kiosk_ui.console.config import ConsoleConfig
 from sync.config import SyncConfig
 
+from .cashier_config import CashierConfig
 from .errors import ConfigError
 from .face.config import FaceConfig
 from .payments.config import PaymentsConfig
 from .scan_router import ScanRules
+from .screens_config import SignageConfig
 
 EMBEDDED = "<embedded default>"
 _T = TypeVar("_T")
@@ -84,6 +86,8 @@ class Config:
     console: ConsoleConfig
     sync: SyncConfig
     face: FaceConfig = field(default_factory=FaceConfig)
+    cashier: CashierConfig = field(default_factory=CashierConfig)
+    signage: SignageConfig = field(default_factory=SignageConfig)
 
     def lane(self, lane_id: str) -> LaneConfig | None:
         return next((lane for lane in self.lanes if lane.id == lane_id), None)
@@ -118,7 +122,8 @@ def load_config(path: Path | None = None) -> Config:
 
 def _build(data: Mapping[str, Any], source: str, base: Path) -> Config:
     _only(data, "", {"store", "paths", "database", "http", "scan", "loyalty", "lanes", "devices",
-                     "demo", "payments", "console", "face", "sync"})
+                     "demo", "payments", "console", "face", "sync",
+                     "cashier", "signage", "screens"})
     store = _table(data, "store")
     _only(store, "store", {"id", "name", "device_id", "timezone"})
     paths = _table(data, "paths")
@@ -177,6 +182,8 @@ def _build(data: Mapping[str, Any], source: str, base: Path) -> Config:
         console=ConsoleConfig.from_mapping(_table(data, "console"), base),
         face=face,
         sync=SyncConfig.from_mapping(_table(data, "sync"), base),
+        cashier=CashierConfig.from_mapping(_table(data, "cashier")),
+        signage=SignageConfig.from_mapping(_table(data, "signage"), data.get("screens", [])),
     )
 
 

@@ -50,6 +50,13 @@ from .scan_router import (
 from .store import Store
 
 _LOGGER = logging.getLogger(__name__)
+# Hooks other parts install on a lane (staffed lanes: edge.cashier):
+SaleHook = Callable[[sqlite3.Connection, SalePlan, int], None]
+"""Run inside every sale's transaction with (conn, plan, receipt number)."""
+ScanGate = Callable[[RoutedScan], "LaneEvent | None"]
+"""Asked before a scan is applied; an event returned refuses the scan with it."""
+Recorder = Callable[[sqlite3.Connection, Cart, PricedCart], None]
+"""Run inside a cart change's transaction with the cart and prices before the change."""
 # Why a payment was not started -> the event code screens know.
 _PAYMENT_REFUSALS = {"offline": "payment_offline", "code_used": "payment_code_used",
                      "not_enabled": "payment_unavailable", "in_progress": "payment_in_progress",
@@ -124,6 +131,10 @@ class LaneSession:
         self.payment: PaymentRecord | None = None
         """The wallet payment running for this cart; the cart cannot change meanwhile."""
         self._payment_scan_id: str | None = None
+        self.scan_gates: list[ScanGate] = []
+        self.sale_hooks: list[SaleHook] = []
+        self.views: dict[str, Callable[[], Any]] = {}
+        """Extra keys of the snapshot (e.g. "staff": who is signed in at a staffed lane)."""
         # The sync state shown on the lane's screen; EdgeApp points it at its sync client.
         self.sync_view: Callable[[], dict[str, str]] = lambda: {
             "state": "offline", "reason": "sync is not running"}
@@ -174,7 +185,8 @@ class LaneSession:
         """Apply one routed scan to the cart and return what happened."""
         async with self._lock:
             try:
-                event = self._paying_refusal(scan) or await self._dispatch(scan)
+                event = (self._gate(scan) or self._paying_refusal(scan)
+                         or await self._dispatch(scan))
             except StoreError as err:
                 event = LaneEvent("store_error", str(err), ok=False)
             except LaneError as err:
@@ -257,27 +269,31 @@ class LaneSession:
                          data={"member_id": member.id, "name": member.name, "tier": member.tier,
                                "identified_by": identified_by})
 
-    async def set_quantity(self, line_id: str, qty: int) -> LaneEvent:
+    async def set_quantity(self, line_id: str, qty: int, *,
+                           record: Recorder | None = None) -> LaneEvent:
+        return await self.change(lambda cart: cart.with_quantity(line_id, qty),
+                                 LaneEvent("quantity_changed", f"line {line_id} now {qty}"),
+                                 record=record)
+
+    async def remove_line(self, line_id: str, *, record: Recorder | None = None) -> LaneEvent:
+        return await self.change(lambda cart: cart.without_line(line_id),
+                                 LaneEvent("line_removed", f"line {line_id} removed"),
+                                 record=record)
+
+    async def change(self, edit: Callable[[Cart], Cart], event: LaneEvent, *,
+                     record: Recorder | None = None) -> LaneEvent:
+        """Apply ``edit`` (a pure cart change; KeyError: no such line) and announce ``event``."""
         async with self._lock:
             self._refuse_while_paying()
             try:
-                cart = self.cart.with_quantity(line_id, qty)
-            except KeyError:
-                raise LaneError(f"no line {line_id} in the cart") from None
-            await self._commit(cart)
-            return self._publish(LaneEvent("quantity_changed", f"line {line_id} now {qty}"))
+                cart = edit(self.cart)
+            except KeyError as err:
+                raise LaneError(f"no line {err.args[0] if err.args else ''} in the cart"
+                                ) from None
+            await self._commit(cart, record)
+            return self._publish(event)
 
-    async def remove_line(self, line_id: str) -> LaneEvent:
-        async with self._lock:
-            self._refuse_while_paying()
-            try:
-                cart = self.cart.without_line(line_id)
-            except KeyError:
-                raise LaneError(f"no line {line_id} in the cart") from None
-            await self._commit(cart)
-            return self._publish(LaneEvent("line_removed", f"line {line_id} removed"))
-
-    async def void(self, reason: str = "voided") -> LaneEvent:
+    async def void(self, reason: str = "voided", *, record: Recorder | None = None) -> LaneEvent:
         """Throw the whole cart away, leaving an audit event for the CRM."""
         async with self._lock:
             self._refuse_while_paying()
@@ -290,6 +306,8 @@ class LaneSession:
             def write(conn: sqlite3.Connection) -> None:
                 append_outbox(conn, self._identity, "cart.voided", payload, utc_now())
                 _save_cart(conn, fresh)
+                if record is not None:
+                    record(conn, old, self.priced)
 
             await self._store.write(write)
             self.cart = fresh
@@ -349,11 +367,17 @@ class LaneSession:
             try:
                 plan = plan_sale(cart, priced, tenders, fen_per_point=self._fen_per_point)
                 receipt_no, seq = await self._store.write(
-                    lambda conn: write_sale(conn, plan, self._identity))
+                    lambda conn: self._write_sale(conn, plan))
             except (SaleRefused, StoreError) as err:
                 self._publish(LaneEvent("sale_refused", str(err), ok=False))
                 raise SaleRefused(str(err)) from err
             return self._sale_committed(plan, receipt_no, seq)
+
+    def _write_sale(self, conn: sqlite3.Connection, plan: SalePlan) -> tuple[int, int]:
+        receipt_no, seq = write_sale(conn, plan, self._identity)
+        for hook in self.sale_hooks:
+            hook(conn, plan, receipt_no)
+        return receipt_no, seq
 
     def _sale_committed(self, plan: SalePlan, receipt_no: int, seq: int) -> CompletedSale:
         """Adopt a fresh cart after a committed sale and announce it."""
@@ -429,7 +453,7 @@ class LaneSession:
                 raise SettleRefused(str(err)) from err
 
             def write(conn: sqlite3.Connection) -> tuple[int, int, PaymentRecord]:
-                receipt_no, seq = write_sale(conn, plan, self._identity)
+                receipt_no, seq = self._write_sale(conn, plan)
                 paid = advance(conn, record.id, "paid", transaction_id=transaction_id)
                 return receipt_no, seq, paid
 
@@ -463,16 +487,30 @@ class LaneSession:
             return None
         return _payment_event("payment_in_progress", "in_progress", ok=False)
 
+    def _gate(self, scan: RoutedScan) -> LaneEvent | None:
+        for gate in self.scan_gates:
+            refusal = gate(scan)
+            if refusal is not None:
+                return refusal
+        return None
+
     def _refuse_while_paying(self) -> None:
         if self.payment is not None:
             raise LaneError(both("in_progress"))
 
     # -- internals ----------------------------------------------------------------------
 
-    async def _commit(self, cart: Cart) -> None:
+    async def _commit(self, cart: Cart, record: Recorder | None = None) -> None:
         """Persist then adopt ``cart``; on failure nothing changes."""
         priced = await self._price(cart)
-        await self._store.write(lambda conn: _save_cart(conn, cart))
+        before, before_priced = self.cart, self.priced
+
+        def write(conn: sqlite3.Connection) -> None:
+            _save_cart(conn, cart)
+            if record is not None:
+                record(conn, before, before_priced)
+
+        await self._store.write(write)
         self.cart, self.priced = cart, priced
 
     async def _reprice(self) -> None:
@@ -531,6 +569,7 @@ class LaneSession:
                 "sale_id": self.last_sale.sale_id, "receipt_no": self.last_sale.receipt_no,
                 "total_fen": self.last_sale.total_fen, "change_fen": self.last_sale.change_fen},
             "sync": self.sync_view(),
+            **{key: view() for key, view in self.views.items()},
         }
 
 

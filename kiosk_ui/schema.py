@@ -42,7 +42,18 @@ class Bool:
     required: bool = True
 
 
-Field = Str | Int | Bool
+@dataclass(frozen=True, slots=True)
+class Items:
+    """A list of flat objects, each checked against ``item`` (e.g. refund lines)."""
+
+    item: Mapping[str, Str | Int | Bool]
+    max_items: int
+    min_items: int = 0
+    required: bool = True
+    nullable: bool = False
+
+
+Field = Str | Int | Bool | Items
 Schema = Mapping[str, Field]
 
 
@@ -58,6 +69,11 @@ def check_value(field: str, spec: Field, value: Any) -> Any:
         if not isinstance(value, bool):
             raise _bad(field, "must be true or false")
         return value
+    if isinstance(spec, Items):
+        if not isinstance(value, list) or not spec.min_items <= len(value) <= spec.max_items:
+            raise _bad(field, f"must be a list of {spec.min_items} to {spec.max_items} items")
+        return [check_object(item, spec.item, where=f"{field}[{i}]")
+                for i, item in enumerate(value)]
     if isinstance(spec, Int):
         if not isinstance(value, int) or isinstance(value, bool):
             raise _bad(field, "must be a whole number")
@@ -75,21 +91,22 @@ def check_value(field: str, spec: Field, value: Any) -> Any:
     return value
 
 
-def check_object(data: Any, schema: Schema) -> dict[str, Any]:
+def check_object(data: Any, schema: Schema, *, where: str = "") -> dict[str, Any]:
     """Check a decoded JSON object against ``schema``; return only declared fields."""
     if not isinstance(data, dict):
-        raise ApiError(400, "the body must be a JSON object", "bad_body")
+        raise ApiError(400, f"{where or 'the body'} must be a JSON object", "bad_body")
     unknown = sorted(set(data) - set(schema))
     if unknown:
-        raise ApiError(400, f"unknown field {unknown[0][:40]!r}", "unknown_field",
-                       field=unknown[0][:40])
+        name = f"{where}.{unknown[0][:40]}" if where else unknown[0][:40]
+        raise ApiError(400, f"unknown field {name!r}", "unknown_field", field=name)
     result: dict[str, Any] = {}
     for name, spec in schema.items():
+        path = f"{where}.{name}" if where else name
         if name not in data:
             if spec.required:
-                raise _bad(name, "is required")
+                raise _bad(path, "is required")
             continue
-        result[name] = check_value(name, spec, data[name])
+        result[name] = check_value(path, spec, data[name])
     return result
 
 

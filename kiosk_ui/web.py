@@ -1,9 +1,11 @@
-"""The kiosk site: a status page, a live lane view and a small JSON API.
+"""The kiosk site: status page, lane pages (cashier or live view), aisle screens, JSON API.
 
 The kiosk, lane and screen pages are served here; the store-IT console is a separate app on
 its own address (``kiosk_ui.console``) and nothing of it is reachable from this site. Both
 stand on the same foundation: error answers, security headers, page layout, WebSocket push.
-It reads the domain through EdgeApp's public services and never touches SQL.
+Every route is declared once in ``kiosk_routes()`` with who may call it (``site_access``);
+a route added any other way is refused. It reads the domain through EdgeApp's public
+services and never touches SQL.
 """
 
 from __future__ import annotations
@@ -20,38 +22,73 @@ from aiohttp import web
 from edge import __version__
 from edge.metrics import CONTENT_TYPE
 
+from . import cashier_api, cashier_money, cashier_page, screens
 from .errors import error_middleware
 from .pages import setup_pages
 from .push import push_socket, setup_push
 from .security import security_headers
+from .site_access import (
+    EDGE_KEY,
+    Access,
+    SiteRoute,
+    add_site_routes,
+    add_site_static,
+    site_access_middleware,
+)
 
 if TYPE_CHECKING:
     from edge.app import EdgeApp
     from edge.lane import LaneSession
 
 _LOGGER = logging.getLogger(__name__)
-EDGE_KEY: web.AppKey[EdgeApp] = web.AppKey("edge", t=object)  # type: ignore[arg-type]
 MAX_BODY = 16 * 1024
+OPEN, SHOPPER, CASHIER = Access.OPEN, Access.SHOPPER, Access.CASHIER
+
+
+def kiosk_routes() -> list[SiteRoute]:
+    """Return every route of the kiosk site with who may call it (see ``site_access``)."""
+    lane = "/api/lanes/{lane}"
+    return [
+        SiteRoute("GET", "/", status_page, OPEN),
+        SiteRoute("GET", "/api/status", api_status, OPEN),
+        SiteRoute("GET", "/healthz", healthz, OPEN),
+        SiteRoute("GET", "/metrics", metrics, OPEN),
+        SiteRoute("GET", "/lane/{lane}", lane_page, OPEN),
+        SiteRoute("GET", "/ws/lanes/{lane}", lane_socket, OPEN),
+        SiteRoute("GET", lane, api_lane, OPEN),
+        SiteRoute("POST", f"{lane}/cash", cashier_api.api_cash, SHOPPER),
+        SiteRoute("POST", f"{lane}/void", cashier_api.api_void, SHOPPER),
+        SiteRoute("POST", f"{lane}/payment/cancel", cashier_api.api_payment_cancel, SHOPPER),
+        # The cashier lane (docs/lanes.md):
+        SiteRoute("POST", f"{lane}/signin", cashier_api.api_signin, OPEN),
+        SiteRoute("POST", f"{lane}/signout", cashier_api.api_signout, CASHIER),
+        SiteRoute("POST", f"{lane}/keyed", cashier_api.api_keyed, CASHIER),
+        SiteRoute("POST", f"{lane}/lines/{{line}}/quantity", cashier_api.api_quantity, CASHIER),
+        SiteRoute("POST", f"{lane}/lines/{{line}}/void", cashier_api.api_void_line, CASHIER),
+        SiteRoute("POST", f"{lane}/lines/{{line}}/price", cashier_api.api_price, CASHIER),
+        SiteRoute("POST", f"{lane}/suspend", cashier_api.api_suspend, CASHIER),
+        SiteRoute("GET", f"{lane}/suspended", cashier_api.api_suspended, CASHIER),
+        SiteRoute("POST", f"{lane}/resume", cashier_api.api_resume, CASHIER),
+        SiteRoute("POST", f"{lane}/shift/open", cashier_money.api_shift_open, CASHIER),
+        SiteRoute("POST", f"{lane}/shift/x", cashier_money.api_x_report, CASHIER),
+        SiteRoute("POST", f"{lane}/shift/z", cashier_money.api_z_report, CASHIER),
+        SiteRoute("POST", f"{lane}/drawer", cashier_money.api_drawer, CASHIER),
+        SiteRoute("GET", f"{lane}/refunds/lookup", cashier_money.api_refund_lookup, CASHIER),
+        SiteRoute("POST", f"{lane}/refunds", cashier_money.api_refund, CASHIER),
+        *screens.screen_routes(),
+    ]
 
 
 def create_web_app(edge: EdgeApp) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY,
                           middlewares=[security_headers(static_prefix="/static"),
-                                       error_middleware])
+                                       error_middleware, site_access_middleware])
     app[EDGE_KEY] = edge
     setup_pages(app, "/static", styles=("base.css",))
     setup_push(app)
-    app.router.add_get("/", status_page)
-    app.router.add_get("/api/status", api_status)
-    app.router.add_get("/api/lanes/{lane}", api_lane)
-    app.router.add_post("/api/lanes/{lane}/cash", api_cash)
-    app.router.add_post("/api/lanes/{lane}/void", api_void)
-    app.router.add_post("/api/lanes/{lane}/payment/cancel", api_payment_cancel)
-    app.router.add_get("/lane/{lane}", lane_page)
-    app.router.add_get("/ws/lanes/{lane}", lane_socket)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", metrics)
-    app.router.add_static("/static", str(resources.files("kiosk_ui").joinpath("static")))
+    add_site_routes(app, kiosk_routes())
+    add_site_static(app, "/static", str(resources.files("kiosk_ui").joinpath("static")))
+    screens.setup_screens(app, edge)
     return app
 
 
@@ -63,18 +100,6 @@ def _lane(request: web.Request) -> LaneSession:
     return lane
 
 
-async def _json_body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(text=json.dumps({"error": "body must be JSON"}),
-                                 content_type="application/json") from None
-    if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text=json.dumps({"error": "body must be a JSON object"}),
-                                 content_type="application/json")
-    return body
-
-
 async def api_status(request: web.Request) -> web.Response:
     status = await request.app[EDGE_KEY].status()
     status["version"] = __version__
@@ -83,34 +108,6 @@ async def api_status(request: web.Request) -> web.Response:
 
 async def api_lane(request: web.Request) -> web.Response:
     return web.json_response(_lane(request).snapshot())
-
-
-async def api_cash(request: web.Request) -> web.Response:
-    lane = _lane(request)
-    request.app[EDGE_KEY].require_writable()
-    tendered = (await _json_body(request)).get("tendered_fen")
-    if not isinstance(tendered, int) or isinstance(tendered, bool) or not 0 < tendered < 10**9:
-        raise web.HTTPBadRequest(text=json.dumps({"error": "tendered_fen must be a positive "
-                                                  "integer number of fen"}),
-                                 content_type="application/json")
-    sale = await lane.pay_cash(tendered)
-    return web.json_response({"sale_id": sale.sale_id, "receipt_no": sale.receipt_no,
-                              "total_fen": sale.total_fen, "change_fen": sale.change_fen,
-                              "points_earned": sale.points_earned})
-
-
-async def api_void(request: web.Request) -> web.Response:
-    lane = _lane(request)
-    request.app[EDGE_KEY].require_writable()
-    event = await lane.void("voided from the lane page")
-    return web.json_response({"result": event.code})
-
-
-async def api_payment_cancel(request: web.Request) -> web.Response:
-    """Stop waiting for the shopper's phone: the wallet payment is reversed, the cart stays."""
-    lane = _lane(request)
-    event = await lane.cancel_payment()
-    return web.json_response({"result": event.code, "payment": event.data})
 
 
 async def _lane_updates(lane: LaneSession) -> AsyncGenerator[dict[str, Any], None]:
@@ -174,10 +171,23 @@ async def status_page(request: web.Request) -> web.Response:
 <p>Store {esc(status['store']['id'])}, device {esc(status['store']['device_id'])},
 version {esc(__version__)}. Database: <code>{esc(status['database'])}</code></p>
 <h2>收银通道 Lanes</h2><ul>{lanes}</ul>
+{_screens_section(edge)}
 <h2>设备 Devices</h2><ul>{devices or '<li>none configured</li>'}</ul>
 {sync}
 </body></html>"""
     return web.Response(text=page, content_type="text/html")
+
+
+def _screens_section(edge: EdgeApp) -> str:
+    """Links to the aisle screens of the config and to the guides' view."""
+    screens = edge.config.signage.screens
+    if not screens:
+        return ""
+    esc = html.escape
+    items = "".join(f'<li><a href="/screen/{esc(s.zone)}">{esc(s.name)}</a> ({esc(s.zone)})</li>'
+                    for s in screens)
+    return (f'<h2>屏幕 Screens</h2><ul>{items}<li><a href="/guides">导购呼叫 Guide calls</a>'
+            "</li></ul>")
 
 
 _SYNC_WORDS = {"online": "在线 online", "degraded": "同步异常 degraded", "offline": "离线 offline"}
@@ -206,7 +216,10 @@ def _sync_section(sync: dict[str, Any]) -> str:
 
 
 async def lane_page(request: web.Request) -> web.Response:
+    """A staffed lane's cashier page; a kiosk lane's live view (until the kiosk page lands)."""
     lane = _lane(request)
+    if request.app[EDGE_KEY].cashier.staffed(lane.lane_id):
+        return await cashier_page.cashier_page(request)
     page = f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
 <title>Lane {html.escape(lane.lane_id)}</title>
 <link rel="stylesheet" href="/static/base.css"></head>

@@ -116,6 +116,34 @@ def _sale_rules(p: dict[str, Any]) -> str | None:
     return None
 
 
+SALE_REFUNDED = Obj({
+    "refund_id": ID,
+    "refund_no": Int(1, 10**12),
+    "lane": S(32, description="the lane whose drawer paid the refund out"),
+    "sale_id": ID,
+    "sale_lane": S(32),
+    "receipt_no": Int(1, 10**12, "the refunded sale's receipt number at sale_lane"),
+    "member_id": Nullable(ID),
+    "created_at": DateTime(),
+    "amount_fen": Int(1, 10**12),
+    "reason": S(200),
+    "lines": List(Obj({"line_no": Int(1, 10_000), "product_id": ID, "name": NAME,
+                       "qty": Int(1, 1_000_000), "amount_fen": FEN}), 500, min_items=1),
+    "tenders": List(_SALE_TENDER, 20, min_items=1),
+    "ledger": List(_LEDGER_ENTRY, 100,
+                   description="drawer cash out, and member:<id>:points taken back (negative "
+                   "deltas, applied at the CRM like a sale's)"),
+})
+
+
+def _refund_rules(p: dict[str, Any]) -> str | None:
+    if sum(line["amount_fen"] for line in p["lines"]) != p["amount_fen"]:
+        return "the lines must add up to amount_fen"
+    if sum(t["amount_fen"] for t in p["tenders"]) != p["amount_fen"]:
+        return "the tenders must add up to amount_fen"
+    return None
+
+
 CART_VOIDED = Obj({
     "cart_id": ID,
     "lane": S(32),
@@ -152,6 +180,9 @@ FACE_CONSENT_WITHDRAWN = Obj({
 EVENT_TYPES: Mapping[str, EventType] = {
     "sale.completed": EventType("a sale committed at a lane, with its lines, tenders and "
                                 "balance deltas", SALE_COMPLETED, _sale_rules),
+    "sale.refunded": EventType("a past sale refunded in cash at a staffed lane, whole or some "
+                               "lines, with the points taken back", SALE_REFUNDED,
+                               _refund_rules),
     "cart.voided": EventType("an open cart thrown away (audit)", CART_VOIDED),
     "face.consent_recorded": EventType(
         "a member agreed to face recognition at a kiosk (store, or chain-wide as a second "

@@ -19,6 +19,7 @@ from edge.config import load_config
 from edge.lane import LaneSession
 from edge.scan_router import route
 from edge.seed import demo_barcodes
+from tests.helpers import staff_lane
 
 CODES = sorted(demo_barcodes().values())
 # Code endings the WeChat simulator reads: 0001 asks the shopper to confirm on the phone (the
@@ -38,6 +39,7 @@ async def sell(config_path: Path, seed: int) -> None:
     await app.start()
     rng = random.Random(seed)
     kiosk, staffed = app.lanes["1"], app.lanes["2"]
+    await staff_lane(app, "2")  # a cashier signs in and opens a shift before the lane sells
     seen: set[str] = set()
     parent = os.getppid()
     print("STARTED", flush=True)

@@ -16,6 +16,7 @@ from edge.app import EdgeApp
 from edge.config import load_config
 from edge.scan_router import route
 from edge.seed import demo_barcodes
+from tests.helpers import staff_lane
 
 CODES = sorted(demo_barcodes().values())
 
@@ -24,6 +25,9 @@ async def sell(config_path: Path, seed: int) -> None:
     config = load_config(config_path)
     app = EdgeApp(config)
     await app.start()
+    for lane_config in config.lanes:
+        if lane_config.kind == "staffed":   # a staffed lane sells once a cashier is signed in
+            await staff_lane(app, lane_config.id)
     rng = random.Random(seed)
     parent = os.getppid()
     print("STARTED", flush=True)

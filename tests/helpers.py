@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -25,6 +25,9 @@ from edge.lane import LaneSession
 from edge.sales import OutboxIdentity
 from edge.seed import demo_barcodes
 from edge.store import Store
+
+if TYPE_CHECKING:
+    from edge.app import EdgeApp
 
 ROOT = Path(__file__).resolve().parents[1]
 BARCODES = demo_barcodes()
@@ -95,6 +98,25 @@ def make_config(tmp_path: Path, **kwargs: Any) -> Config:
 
 def make_lane(store: Store, lane_id: str = "1") -> LaneSession:
     return LaneSession(lane_id, store, Catalog(store), OutboxIdentity("T01", "lane-pc-1"))
+
+
+CASHIER, CASHIER_PASSWORD = "cashier1", "cashier password"
+
+
+async def staff_lane(app: EdgeApp, lane_id: str = "2", *, float_fen: int = 0) -> str:
+    """Sign a cashier in at a staffed lane and open a shift, as a lane does before it sells.
+
+    Staffed lanes refuse scans until then; tests about other things (sync, crashes) that sell
+    on one call this once. A restarted daemon keeps both, so a second call does nothing.
+    """
+    if await app.users.get(CASHIER) is None:
+        await app.users.create(CASHIER, "cashier", CASHIER_PASSWORD, actor="test")
+    if app.cashier.current(lane_id) is None:
+        signed = await app.cashier.sign_in(lane_id, CASHIER, CASHIER_PASSWORD, address="test")
+        assert signed is not None
+    if app.cashier.shifts.open_shift(lane_id) is None:
+        await app.cashier.shifts.open(lane_id, float_fen, actor=CASHIER)
+    return CASHIER
 
 
 @contextlib.contextmanager

@@ -24,7 +24,7 @@ from edge.app import EdgeApp
 from edge.config import Config, load_config
 from sync.crm.server import CrmServer, CrmSettings
 from sync.pairing import pair_and_save
-from tests.helpers import ROOT, write_config
+from tests.helpers import ROOT, staff_lane, write_config
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
 STORE, DEVICE = "T01", "lane-pc-1"
@@ -151,6 +151,8 @@ async def sell(app: EdgeApp, codes: list[str], lane_id: str = "1", *,
     from edge.scan_router import route  # noqa: PLC0415
 
     lane = app.lanes[lane_id]
+    if app.cashier.staffed(lane_id):
+        await staff_lane(app, lane_id)
     for code in codes:
         event = await lane.handle_scan(route(code, app.config.scan))
         assert event.ok, event.message

@@ -3,9 +3,13 @@ the CRM's own payload check, so a part that adds an event type cannot forget to 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
+from edge.approval import Approval
+from edge.refunds import find_sale, plan_refund, write_refund
+from edge.sales import OutboxIdentity
 from edge.scan_router import route
 from edge.seed import seed_demo
 from edge.store import Store
@@ -14,7 +18,8 @@ from tests.face_clips import face_service
 from tests.helpers import MEMBER_CODE, MILK, make_config, make_lane
 
 
-async def test_the_events_of_sales_voids_and_face_consents_are_accepted(tmp_path: Path) -> None:
+async def test_the_events_of_sales_voids_face_consents_and_refunds_are_accepted(
+        tmp_path: Path) -> None:
     config = make_config(tmp_path)
     store = Store(tmp_path / "edge.db", checkpoint_interval_s=0)
     await store.open()
@@ -35,12 +40,19 @@ async def test_the_events_of_sales_voids_and_face_consents_are_accepted(tmp_path
                                   actor="kiosk:1")
         await face.withdraw("M0001", "kiosk:1")
 
+        sale = await find_sale(store, "1", 1)
+        assert sale is not None
+        plan = plan_refund(sale, {1: 1}, refund_id="r" * 32, lane="1", reason="broken",
+                           now=dt.datetime.now(dt.UTC), max_age_days=30)
+        await store.write(lambda conn: write_refund(conn, plan, Approval("1", "li", "wang", None),
+                                                    OutboxIdentity("T01", "lane-pc-1")))
+
         rows = await store.fetchall("SELECT type, payload FROM outbox ORDER BY seq")
     finally:
         await store.close()
     written = [r["type"] for r in rows]
     assert written == ["sale.completed", "cart.voided", "face.consent_recorded",
-                       "face.consent_recorded", "face.consent_withdrawn"]
+                       "face.consent_recorded", "face.consent_withdrawn", "sale.refunded"]
     for row in rows:
         check_payload(row["type"], json.loads(row["payload"]))   # raises on a refusal
     assert set(written) <= set(EVENT_TYPES)

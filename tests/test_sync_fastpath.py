@@ -38,6 +38,18 @@ PAYLOADS: dict[str, dict[str, Any]] = {
     "sale.completed": SALE,
     "cart.voided": {"cart_id": "c4r7", "lane": "1", "reason": "voided", "lines": 2,
                     "total_fen": 700},
+    "sale.refunded": {
+        "refund_id": "r3f", "refund_no": 1, "lane": "2", "sale_id": "5a1e", "sale_lane": "2",
+        "receipt_no": 7, "member_id": "M0001", "created_at": NOW, "amount_fen": 500,
+        "reason": "damaged",
+        "lines": [{"line_no": 1, "product_id": "P001", "name": "农夫山泉 550ml", "qty": 1,
+                   "amount_fen": 500}],
+        "tenders": [{"tender_id": "r3f:t1", "kind": "cash", "amount_fen": 500,
+                     "reference": None}],
+        "ledger": [{"entry_id": "r3f:drawer", "account": "drawer:2:cash", "delta": -500,
+                    "reason": "refund"},
+                   {"entry_id": "r3f:points", "account": "member:M0001:points", "delta": -5,
+                    "reason": "refund"}]},
     "face.consent_recorded": {
         "consent_id": "fc1", "member_id": "M0001", "scope": "store",
         "text_version": "2025-06-v1", "language": "zh-CN", "device_id": "lane-pc-1",

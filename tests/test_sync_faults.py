@@ -21,7 +21,7 @@ from aiohttp import web
 from edge.app import EdgeApp
 from sync.credentials import Credentials, save_credentials
 from tests.fault_proxy import FAULTS, FaultProxy
-from tests.helpers import CHIPS, MILK, WATER
+from tests.helpers import CHIPS, MILK, WATER, staff_lane
 from tests.sync_helpers import (
     DEVICE,
     DEVICE_KEY,
@@ -53,6 +53,7 @@ async def test_every_sale_arrives_once_and_in_order_through_a_faulty_network(
                                       pull_ms=100)
             await pair(config, crm)
             async with started(config) as app:
+                await staff_lane(app, "2")   # lane 2 is staffed: a cashier sells there
                 sold: list[str] = []
                 # Keep selling until every kind of fault has hit a push at least once.
                 while len(sold) < 30 or not _pushes_met_every_fault(proxy):

@@ -74,6 +74,13 @@ Applier = Callable[[Effects, "Incoming"], None]
 
 def apply_sale(fx: Effects, inc: Incoming) -> None:
     """Member ledger entries move balances (deltas, never overwrites); coupons are redeemed."""
+    apply_ledger(fx, inc)
+    for use in inc.payload.get("coupons", ()):
+        _redeem(fx, inc, use["code"], use["amount_fen"])
+
+
+def apply_ledger(fx: Effects, inc: Incoming) -> None:
+    """Move member balances by the event's member ledger entries (a refund's take points back)."""
     deltas = []
     for entry in inc.payload["ledger"]:
         kind, member_id, balance = entry["account"].split(":")
@@ -87,8 +94,6 @@ def apply_sale(fx: Effects, inc: Incoming) -> None:
         deltas.append((entry["entry_id"], member_id, balance, entry["delta"], entry["reason"]))
     for delta in deltas:
         fx.add_delta(inc, delta)
-    for use in inc.payload.get("coupons", ()):
-        _redeem(fx, inc, use["code"], use["amount_fen"])
 
 
 def _redeem(fx: Effects, inc: Incoming, code: str, amount_fen: int) -> None:
@@ -115,4 +120,5 @@ def _sale_has_effects(inc: Incoming) -> bool:
 # Event types with a meaning at the CRM beyond being stored; add one entry per such type.
 APPLIERS: Mapping[str, tuple[Applier, Callable[[Incoming], bool]]] = {
     "sale.completed": (apply_sale, _sale_has_effects),
+    "sale.refunded": (apply_ledger, _sale_has_effects),
 }

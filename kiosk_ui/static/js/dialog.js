@@ -9,7 +9,7 @@ export function ask({ title, message, fields = [], confirm = t("common.confirm")
         h("option", { value, selected: value === f.value }, label)))
       : h("input", { name: f.name, type: f.type || "text", required: f.required !== false,
         autocomplete: "off", inputmode: f.inputmode, minlength: f.minlength,
-        maxlength: f.maxlength, pattern: f.pattern }));
+        maxlength: f.maxlength, pattern: f.pattern, value: f.value }));
     const form = h("form", { method: "dialog" },
       h("h2", {}, title),
       message ? h("p", {}, message) : null,

@@ -1,0 +1,222 @@
+"""Scan injected through the simulated scanner -> the item shown on a lane page in Chromium.
+
+    python -m benchmarks.scan_to_screen [--page lane|live|kiosk] [--scans N] [--warmup N]
+
+Runs `storeedge run` as a subprocess on a temporary state directory, opens the page in
+Debian's Chromium (Playwright), and for each scan records the wall-clock time just before it
+is written to the scanner's socket and, in the page (same machine clock), when the page's DOM
+showed it (a MutationObserver on ``body[data-scan]``, which the page sets after drawing the
+cart) and when the next frame with it was painted (``requestAnimationFrame`` after that).
+Each scan is a durable cart write, so this includes an fsync.
+
+Pages (``PAGES``): ``lane`` is the cashier page of a staffed lane (a cashier signs in and
+opens a shift first), ``live`` the live view a kiosk lane shows today, ``kiosk`` the kiosk
+page once it exists. Every ``--reset-every`` scans the cart is paid (lane) or voided (live,
+kiosk) so it stays a realistic size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from playwright.async_api import Page, async_playwright
+
+from benchmarks._util import emit, load_note, percentile
+from drivers.sim_scanner import send_scan
+from edge.seed import demo_barcodes
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = """
+[store]
+id = "B01"
+[paths]
+state_dir = "{state}"
+[http]
+port = 0
+[console]
+port = 0
+argon2_time_cost = 1
+argon2_memory_kib = 8192
+argon2_parallelism = 1
+[demo]
+seed = true
+[[lanes]]
+id = "1"
+kind = "kiosk"
+[[lanes]]
+id = "2"
+kind = "staffed"
+[[devices]]
+id = "sim-1"
+driver = "sim_scanner"
+lane = "1"
+[devices.options]
+socket = "{{run_dir}}/s1.sock"
+[[devices]]
+id = "sim-2"
+driver = "sim_scanner"
+lane = "2"
+[devices.options]
+socket = "{{run_dir}}/s2.sock"
+"""
+# Installed after the page loaded; records when each scan id reached the DOM and the frame.
+OBSERVE = """() => {
+  window.__dom = {}; window.__frame = {};
+  new MutationObserver(() => {
+    const id = document.body.dataset.scan;
+    if (!id || id in window.__dom) return;
+    window.__dom[id] = Date.now();
+    requestAnimationFrame(() => { window.__frame[id] = Date.now(); });
+  }).observe(document.body, {attributes: true, attributeFilter: ["data-scan"]});
+}"""
+CASHIER, PASSWORD = "bench", "bench password"
+
+
+@dataclass(frozen=True, slots=True)
+class PageSetup:
+    lane: str
+    path: str
+    prepare: Callable[[Page, Path], Awaitable[None]]
+    reset: Callable[[Page, str], Awaitable[None]]
+
+
+def _add_cashier(config: Path) -> None:
+    subprocess.run([sys.executable, "-m", "edge.cli", "user", "add", CASHIER,  # noqa: S603
+                    "--role", "cashier", "--password-stdin", "--config", str(config)],
+                   cwd=ROOT, input=PASSWORD + "\n", text=True, check=True, capture_output=True)
+
+
+async def _cashier_signs_in(page: Page, config: Path) -> None:
+    await asyncio.to_thread(_add_cashier, config)
+    await page.fill("#signin-form input[name=name]", CASHIER)
+    await page.fill("#signin-form input[name=password]", PASSWORD)
+    await page.keyboard.press("Enter")
+    await page.wait_for_selector("dialog[open] input[name=amount]")   # the opening float
+    await page.keyboard.type("0")
+    await page.keyboard.press("Enter")
+    await page.wait_for_selector("#shift:text('#1')")
+
+
+async def _nothing(_page: Page, _config: Path) -> None:
+    return None
+
+
+async def _pay(page: Page, url: str) -> None:
+    csrf = await page.get_attribute('meta[name="csrf-token"]', "content") or ""
+    lane = await (await page.request.get(url + "/api/lanes/2")).json()
+    answer = await page.request.post(url + "/api/lanes/2/cash", data={
+        "tendered_fen": max(1, lane["total_fen"])}, headers={"X-CSRF-Token": csrf,
+                                                             "Origin": url})
+    assert answer.ok, await answer.text()
+
+
+def _void(lane: str) -> Callable[[Page, str], Awaitable[None]]:
+    async def void(page: Page, url: str) -> None:
+        answer = await page.request.post(f"{url}/api/lanes/{lane}/void", data={},
+                                         headers={"Origin": url})
+        assert answer.ok, await answer.text()
+    return void
+
+
+PAGES = {
+    "lane": PageSetup("2", "/lane/2", _cashier_signs_in, _pay),
+    "live": PageSetup("1", "/lane/1", _nothing, _void("1")),
+    "kiosk": PageSetup("1", "/kiosk/1", _nothing, _void("1")),
+}
+
+
+def start_daemon(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
+    config = folder / "c.toml"
+    config.write_text(CONFIG.format(state=folder / "state"), "utf-8")
+    proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "run",  # noqa: S603
+                             "--config", str(config)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ})
+    url_file = folder / "state" / "run" / "http-url"
+    deadline = time.monotonic() + 60
+    while not url_file.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise SystemExit("the daemon did not start")
+        time.sleep(0.05)
+    return proc, url_file.read_text("utf-8").strip()
+
+
+async def run(setup: PageSetup, scans: int, warmup: int, reset_every: int,
+              folder: Path) -> tuple[list[float], list[float]]:
+    proc, url = start_daemon(folder)
+    try:
+        codes = sorted(demo_barcodes().values())
+        sock = folder / "state" / "run" / f"s{setup.lane}.sock"
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(
+                executable_path=shutil.which("chromium") or "/usr/bin/chromium",
+                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                      "--disable-component-update", "--disable-sync", "--no-first-run"])
+            page = await browser.new_page(viewport={"width": 1366, "height": 768})
+            response = await page.goto(url + setup.path)
+            if response is None or not response.ok:
+                raise SystemExit(f"{setup.path}: HTTP {response.status if response else '?'}"
+                                 " (is that page built yet?)")
+            await page.wait_for_selector("body[data-live='yes']")
+            await setup.prepare(page, folder / "c.toml")
+            await page.evaluate(OBSERVE)
+            sent: dict[str, float] = {}
+            for i in range(warmup + scans):
+                t0 = time.time() * 1000
+                answer = await send_scan(sock, codes[i % len(codes)])
+                scan_id = answer.split()[1]
+                if i >= warmup:
+                    sent[scan_id] = t0
+                await page.wait_for_selector(f"body[data-scan='{scan_id}']")
+                if i % reset_every == reset_every - 1:
+                    await setup.reset(page, url)
+            await page.wait_for_timeout(100)   # the last frame
+            dom: dict[str, float] = await page.evaluate("window.__dom")
+            frame: dict[str, float] = await page.evaluate("window.__frame")
+            await browser.close()
+        return ([dom[s] - t for s, t in sent.items() if s in dom],
+                [frame[s] - t for s, t in sent.items() if s in frame])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--page", choices=sorted(PAGES), default="lane")
+    parser.add_argument("--scans", type=int, default=500)
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--reset-every", type=int, default=40)
+    args = parser.parse_args()
+    setup = PAGES[args.page]
+    before = load_note()
+    folder = Path(tempfile.mkdtemp(prefix="bench-scan-screen-"))
+    try:
+        dom, frame = await run(setup, args.scans, args.warmup, args.reset_every, folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    print(f"Scan -> {args.page} page {setup.path} in Chromium, {len(frame)} scans after "
+          f"{args.warmup} warm-up (durable cart write each; clock resolution 1 ms)")
+    print(f"Machine before: {before}; after: {load_note()}")
+    print(f"DOM updated:   p50 {percentile(dom, 50):.1f} ms   p99 {percentile(dom, 99):.1f} ms"
+          f"   max {max(dom):.1f} ms")
+    print(f"Frame painted: p50 {percentile(frame, 50):.1f} ms   p99 "
+          f"{percentile(frame, 99):.1f} ms   max {max(frame):.1f} ms   (budget p99 <= 20 ms)")
+    emit({"p50_ms": percentile(frame, 50), "p99_ms": percentile(frame, 99),
+          "dom_p50_ms": percentile(dom, 50), "dom_p99_ms": percentile(dom, 99),
+          "scans": len(frame), "page": args.page})
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
