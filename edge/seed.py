@@ -109,6 +109,22 @@ _COUPONS: list[tuple[str, str, dict[str, Any]]] = [
 ]
 
 
+# Coupons issued after payment (支付后发券): one for the shopper's next visit, one to share.
+# Rules come from the CRM: `storeedge demo` puts these into its CRM (sync.demo), not here.
+DEMO_COUPON_RULES: list[tuple[str, str, dict[str, Any], int]] = [
+    ("RULE-NEXT-VISIT", "满80送下次券", {
+        "min_total_fen": 8000, "valid_days": 30, "coupon_label": "下次满30减5",
+        "coupon": {"kind": "cash_off", "off_fen": 500, "threshold_fen": 3000}}, 10),
+    ("RULE-SHARE", "满80送好友券", {
+        "min_total_fen": 8000, "shareable": True, "valid_days": 7,
+        "coupon_label": "好友专享满20减5",
+        "coupon": {"kind": "cash_off", "off_fen": 500, "threshold_fen": 2000}}, 5),
+]
+
+# Shop guides (导购); their personal codes are GD<id>.
+_GUIDES = [("G001", "陈静"), ("G002", "赵磊")]
+
+
 def demo_barcodes() -> dict[str, str]:
     """Return product id -> EAN-13 of the demo's packaged goods."""
     return {p[0]: gtin13(p[8]) for p in _PRODUCTS}
@@ -148,5 +164,7 @@ def seed_demo(conn: sqlite3.Connection) -> bool:
     for code, label, rule in _COUPONS:
         conn.execute("INSERT INTO coupons (code, label, body, updated_at) VALUES (?, ?, ?, ?)",
                      (code, label, json.dumps(rule, ensure_ascii=False), now))
+    conn.executemany("INSERT INTO guides (id, name, updated_at) VALUES (?, ?, ?)",
+                     [(gid, name, now) for gid, name in _GUIDES])
     conn.execute("INSERT OR REPLACE INTO meta VALUES ('seeded', ?)", (now,))
     return True
