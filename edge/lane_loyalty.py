@@ -436,11 +436,15 @@ class LoyaltyLane:
     def _sale_loyalty(self, plan: SalePlan, written: Written) -> dict[str, Any]:
         """What the sale_completed event and ``last_sale`` carry for loyalty."""
         self._balances, self._phone_pending = None, None
+        issued = [c.view() for c in written[2]]
         self.last_loyalty = {
             "member_id": plan.member_id, "points_earned": earned_in(plan),
             "guide_id": plan.payload.get("guide_id"),
-            "coupons_redeemed": plan.payload.get("coupons", []),
-            "issued_coupons": [c.view() for c in written[2]]}
+            "coupons_redeemed": plan.payload.get("coupons", []), "issued_coupons": issued}
+        if issued:  # announced before sale_completed, which stays the lane's last word
+            labels = "、".join(c["label"] for c in issued)
+            self._publish(event("coupon_issued", "coupon_issued", label=labels,
+                                data={"sale_id": plan.sale_id, "coupons": issued}))
         return self.last_loyalty
 
     # -- after a wallet payment -----------------------------------------------------------

@@ -53,6 +53,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "join_declined": ("已跳过", "Maybe next time"),
     "attached": ("{name}，本单积分{points}分已入账", "{name}: {points} points added"),
     "coupon_issued": ("获得优惠券：{label}", "You got a coupon: {label}"),
+    "unknown": ("券码无效", "no such coupon"),
 }
 
 

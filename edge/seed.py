@@ -6,7 +6,9 @@ something real-looking to sell. GTINs use the 690-699 prefix range with correct 
 
 from __future__ import annotations
 
+import base64
 import json
+import secrets
 import sqlite3
 from typing import Any
 
@@ -152,9 +154,12 @@ def seed_demo(conn: sqlite3.Connection) -> bool:
         )
         conn.execute("INSERT INTO barcodes VALUES (?, 'item', ?)", (item, pid))
     for mid, name, phone, code, tier, points, stored in _MEMBERS:
+        # The rotating member code's seed; once paired, the CRM's seed from the members
+        # stream replaces it (the CRM is the authority on seeds).
+        seed = base64.b32encode(secrets.token_bytes(20)).decode()
         conn.execute("INSERT INTO members (id, name, phone, member_code, tier, points_balance,"
-                     " stored_value_fen, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                     (mid, name, phone, code, tier, points, stored, now))
+                     " stored_value_fen, code_seed, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     (mid, name, phone, code, tier, points, stored, seed, now))
     for promo_id, kind, label, rule, priority in _PROMOTIONS:
         conn.execute(
             "INSERT INTO promotions (id, kind, label, body, priority, updated_at)"

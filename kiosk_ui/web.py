@@ -21,6 +21,7 @@ from edge import __version__
 from edge.metrics import CONTENT_TYPE
 
 from .errors import error_middleware
+from .loyalty_api import add_loyalty_routes
 from .pages import setup_pages
 from .push import push_socket, setup_push
 from .security import security_headers
@@ -47,6 +48,7 @@ def create_web_app(edge: EdgeApp) -> web.Application:
     app.router.add_post("/api/lanes/{lane}/cash", api_cash)
     app.router.add_post("/api/lanes/{lane}/void", api_void)
     app.router.add_post("/api/lanes/{lane}/payment/cancel", api_payment_cancel)
+    add_loyalty_routes(app, lambda request: request.app[EDGE_KEY], _lane)
     app.router.add_get("/lane/{lane}", lane_page)
     app.router.add_get("/ws/lanes/{lane}", lane_socket)
     app.router.add_get("/healthz", healthz)
