@@ -65,8 +65,8 @@ class JoinOffer:
     def view(self) -> dict[str, Any]:
         return {"sale_id": self.sale_id, "receipt_no": self.receipt_no,
                 "provider": self.provider, "points": self.points,
-                "consent_version": JOIN_CONSENT["version"], "zh": JOIN_CONSENT["zh"],
-                "en": JOIN_CONSENT["en"]}
+                "consent_version": JOIN_CONSENT["version"], "consent_zh": JOIN_CONSENT["zh"],
+                "consent_en": JOIN_CONSENT["en"]}
 
 
 def new_member_id() -> str:
