@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,7 +23,8 @@ from edge.scan_router import route
 from edge.seed import seed_demo
 from edge.store import Store
 from sync import member_code
-from tests.helpers import CHIPS, MEMBER_CODE, MILK, RICE, WATER, make_lane
+from tests.helpers import CHIPS, MEMBER_CODE, MILK, RICE, ROOT, WATER, make_lane, write_config
+from tests.payments_support import pay_env, wechat_code
 
 RULES = load_config(None).scan
 
@@ -336,3 +340,56 @@ async def test_points_and_stored_value_never_pay_more_than_the_total(store: Stor
     assert lane.cart.loyalty.points == 0      # the water went: nothing left to pay with points
     refused = await lane.use_stored_value(100)
     assert (refused.code, refused.data["reason"]) == ("tender_refused", "nothing_to_pay")
+
+
+async def test_points_spent_meanwhile_refuse_the_sale_and_the_wallet_is_reversed(
+        tmp_path: Path) -> None:
+    async with pay_env(tmp_path) as env:
+        lane, catalog = env.lane, Catalog(env.store)
+        other = LaneSession("2", env.store, catalog, OutboxIdentity("T01", "lane-pc-1"))
+        member = await catalog.member("M0001")
+        assert member is not None
+        for each in (lane, other):
+            assert (await each.handle_scan(route(MILK, RULES))).ok
+            await each.set_member(member)
+            await each.confirm_phone_last4("8000")
+            assert (await each.use_points(1000)).code == "points_applied"
+        await other.pay_cash(4900)                 # 1280 - 1000 + 49 points are left
+        code = wechat_code(21)
+        started = await env.scan(code)
+        assert (started.code, started.data["amount_fen"]) == ("payment_started", 4900)
+        ended = await env.finished()
+        assert (ended.code, ended.data["reason"]) == ("payment_failed", "settle_refused")
+        order = next(iter(env.wechat.book.orders.values()))
+        assert order.state == "REVERSED" and order.refunded_fen == order.charged_fen == 4900
+        assert lane.cart.lines and lane.cart.loyalty.points == 1000   # the cart stays
+        assert await env.one("SELECT count(*) FROM sales") == 1
+        assert (await lane.use_points(329)).code == "points_applied"
+        assert (await lane.use_points(330)).data["reason"] == "insufficient_points"
+
+
+async def test_storeedge_member_code_prints_a_code_the_lane_takes(tmp_path: Path) -> None:
+    config_path = write_config(tmp_path)
+    config = load_config(config_path)
+    config.paths.database.parent.mkdir(parents=True)
+    store = Store(config.paths.database)
+    await store.open()
+    try:
+        await store.write(seed_demo)
+
+        def storeedge(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([sys.executable, "-m", "edge.cli", *args, "--config",
+                                   str(config_path)], cwd=ROOT, capture_output=True,
+                                  text=True, timeout=60, check=False)
+
+        printed = await asyncio.to_thread(storeedge, "member", "code", "M0003", "--qr")
+        assert printed.returncode == 0, printed.stderr
+        code = printed.stdout.splitlines()[0]
+        assert code.startswith("MCM0003.") and "taken once" in printed.stderr
+        assert "█" in printed.stdout or "▀" in printed.stdout       # the QR, drawn
+        lane = lane_with(store)
+        assert (await scan(lane, code)).code == "member_identified"
+        unknown = await asyncio.to_thread(storeedge, "member", "code", "M9999")
+        assert unknown.returncode == 1 and "No member M9999" in unknown.stderr
+    finally:
+        await store.close()
