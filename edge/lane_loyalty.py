@@ -269,6 +269,8 @@ class LoyaltyLane:
     async def _coupons_for(self, cart: Cart) -> list[Coupon]:
         """The member's own coupons and the scanned ones, as the optimiser takes them."""
         member_id = cart.member.id if cart.member else None
+        if member_id is None and not cart.loyalty.coupon_codes:
+            return []   # an anonymous cart without scanned coupons: no read on every scan
         rows = await self._store.fetchall(
             "SELECT *, (redeemed_at IS NOT NULL OR redeemed_sale_id IS NOT NULL) AS redeemed"
             " FROM coupons WHERE (member_id = ? AND redeemed_at IS NULL"
