@@ -10,6 +10,7 @@ an event with ``data.zh``/``data.en`` and leaves the cart as it was.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -77,6 +78,7 @@ class LoyaltyLane:
     priced: PricedCart
     payment: Any
     last_sale: Any
+    _payment_scan_id: str | None
     _lock: asyncio.Lock
     _store: Store
     _catalog: Catalog
@@ -458,13 +460,15 @@ class LoyaltyLane:
         if payer_id is None or plan.member_id is not None or link is None or not link.online:
             return
         task = asyncio.create_task(self._wallet_lookup(link, plan, receipt_no, provider,
-                                                       payer_id),
+                                                       payer_id, self._payment_scan_id),
                                    name=f"lane:{self.lane_id}:wallet-lookup")
         self._loyalty_tasks.add(task)
         task.add_done_callback(self._loyalty_tasks.discard)
 
-    async def _wallet_lookup(self, link: CrmLink, plan: SalePlan, receipt_no: int,
-                             provider: str, payer_id: str) -> None:
+    async def _wallet_lookup(  # noqa: PLR0917 - one look-up's facts, called from one place
+            self, link: CrmLink, plan: SalePlan, receipt_no: int, provider: str,
+            payer_id: str, scan_id: str | None) -> None:
+        """Ask the CRM who paid; its answer ends the payment code's scan (``scan_id``)."""
         try:
             found = await link.wallet_member(provider, payer_id)
         except Exception as err:  # a look-up that fails leaves the sale as it is
@@ -476,8 +480,9 @@ class LoyaltyLane:
             self.join_offer = JoinOffer(plan.sale_id, receipt_no, provider, payer_id,
                                         plan.total_fen, points,
                                         time.monotonic() + config.join_offer_s)
-            self._publish(event("join_offered", "join_offered", points=points,
-                                data=self.join_offer.view()))
+            self._publish(dataclasses.replace(event(
+                "join_offered", "join_offered", points=points, data=self.join_offer.view()),
+                scan_id=scan_id))
             return
         member_id, tier = found
         points = points_earned(plan.total_fen, 0, tier, config)
@@ -488,10 +493,10 @@ class LoyaltyLane:
             member = await self._catalog.member(member_id)
             name = mask_name(member.name) if member else member_id
             self._attached(plan.sale_id, member_id, points)
-            self._publish(event("member_identified", "attached", name=name, points=points,
-                                data={"member_id": member_id, "name_masked": name,
-                                      "identified_by": "wallet", "sale_id": plan.sale_id,
-                                      "points_earned": points}))
+            self._publish(dataclasses.replace(event(
+                "member_identified", "attached", name=name, points=points, data={
+                    "member_id": member_id, "name_masked": name, "identified_by": "wallet",
+                    "sale_id": plan.sale_id, "points_earned": points}), scan_id=scan_id))
 
     def _attached(self, sale_id: str, member_id: str, points: int) -> None:
         if self.last_sale is not None and self.last_sale.sale_id == sale_id:
