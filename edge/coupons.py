@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from .errors import EdgeError
+from .loyalty_messages import COUPON_REASONS, yuan
 from .pricing import MEMBER_PRICE_ID, DiscountLine, LineInput, PricedCart, PricedLine
 
 CouponKind = Literal["cash_off", "percent", "gift"]
@@ -170,43 +171,15 @@ def coupon_from_row(row: Mapping[str, Any]) -> Coupon:
 
 # -- verdict words -----------------------------------------------------------------------------
 
-def _yuan(fen: int) -> str:
-    return f"¥{fen // 100}.{fen % 100:02d}"
-
-
-def explain(reason: str, coupon: Coupon, **facts: int) -> tuple[str, str]:
-    """Return (zh, en) for a verdict reason."""
-    missing = _yuan(facts.get("missing_fen", 0))
-    saved = _yuan(facts.get("saved_fen", 0))
-    words = {
-        "applied": (f"已抵扣 {saved}", f"saves {saved}"),
-        "redeemed": ("此券已使用", "this coupon was already used"),
-        "not_yet": ("此券尚未生效", "this coupon is not valid yet"),
-        "expired": ("此券已过期", "this coupon has expired"),
-        "other_member": ("此券属于其他会员", "this coupon belongs to another member"),
-        "members_only": ("请先识别会员再使用此券", "identify as its member to use this coupon"),
-        "own_share": ("分享券请赠送好友使用", "a shared coupon is for a friend, not the sharer"),
-        "out_of_scope": ("购物车中没有适用商品", "nothing in the cart is covered by it"),
-        "promotion_applied": ("不与促销同享", "does not combine with the promotions applied"),
-        "gift_missing": ("请将赠品加入购物车", "add the gift item to the cart to get it free"),
-        "below_threshold": (f"再买 {missing} 可用", f"spend {missing} more to use it"),
-        "nothing_to_save": ("此券无可抵扣金额", "nothing left for it to take off"),
-        "exclusive": ("此券不可与其他券同用，已选更优组合",
-                      "cannot be combined; a better combination was chosen"),
-        "exclusive_other": ("已使用的券不可与其他券同用", "a coupon that cannot be combined "
-                            "is applied"),
-        "max_per_sale": ("每单用券数量已达上限", "the most coupons one sale takes are applied"),
-        "no_extra_saving": ("与已选券同用不再省钱", "saves nothing more with the coupons "
-                            "applied"),
-        "unusable": ("此券无法识别", "this coupon cannot be read"),
-        "unknown": ("券码无效", "no such coupon"),
-        "removed": ("已取消使用", "taken off by the shopper"),
-    }
-    return words.get(reason, (reason, reason))
+def explain(reason: str, **facts: int) -> tuple[str, str]:
+    """Return (zh, en) for a verdict reason, with the amounts filled in."""
+    zh, en = COUPON_REASONS.get(reason, (reason, reason))
+    money = {k: yuan(v) for k, v in facts.items()}
+    return zh.format(**money), en.format(**money)
 
 
 def verdict(coupon: Coupon, reason: str, amount_fen: int = 0, **facts: int) -> CouponVerdict:
-    zh, en = explain(reason, coupon, saved_fen=amount_fen, **facts)
+    zh, en = explain(reason, saved=amount_fen, **facts)
     return CouponVerdict(coupon.code, coupon.label, reason == "applied", amount_fen, reason,
                          zh, en)
 
@@ -262,7 +235,7 @@ def _eligibility(  # noqa: PLR0911 - one answer per rule, in the order a shopper
             return verdict(coupon, "gift_missing")
     eligible = sum(nets[i] for i in scope)
     if eligible < coupon.threshold_fen:
-        return verdict(coupon, "below_threshold", missing_fen=coupon.threshold_fen - eligible)
+        return verdict(coupon, "below_threshold", missing=coupon.threshold_fen - eligible)
     return _Candidate(coupon, scope, gift_line)
 
 

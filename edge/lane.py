@@ -19,8 +19,9 @@ from drivers.base import WeightReading
 from .cart import Cart, CartLine, new_id, utc_now
 from .catalog import Catalog, Member
 from .errors import LaneError, SaleRefused, StoreError
+from .lane_base import Written
 from .lane_events import LaneEvent as LaneEvent  # noqa: PLC0414 - edge.lane.LaneEvent stays
-from .lane_loyalty import LoyaltyLane, Written
+from .lane_loyalty import LoyaltyLane
 from .loyalty_config import LoyaltyConfig, LoyaltySettings
 from .payments.flow import SettleRefused
 from .payments.messages import both, shopper_text

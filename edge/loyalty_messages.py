@@ -57,6 +57,33 @@ MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 
+# Coupon verdicts (``edge.coupons``): {saved} and {missing} are amounts in yuan.
+COUPON_REASONS: dict[str, tuple[str, str]] = {
+    "applied": ("已抵扣 {saved}", "saves {saved}"),
+    "redeemed": ("此券已使用", "this coupon was already used"),
+    "not_yet": ("此券尚未生效", "this coupon is not valid yet"),
+    "expired": ("此券已过期", "this coupon has expired"),
+    "other_member": ("此券属于其他会员", "this coupon belongs to another member"),
+    "members_only": ("请先识别会员再使用此券", "identify as its member to use this coupon"),
+    "own_share": ("分享券请赠送好友使用", "a shared coupon is for a friend, not the sharer"),
+    "out_of_scope": ("购物车中没有适用商品", "nothing in the cart is covered by it"),
+    "promotion_applied": ("不与促销同享", "does not combine with the promotions applied"),
+    "gift_missing": ("请将赠品加入购物车", "add the gift item to the cart to get it free"),
+    "below_threshold": ("再买 {missing} 可用", "spend {missing} more to use it"),
+    "nothing_to_save": ("此券无可抵扣金额", "nothing left for it to take off"),
+    "exclusive": ("此券不可与其他券同用，已选更优组合",
+                  "cannot be combined; a better combination was chosen"),
+    "exclusive_other": ("已使用的券不可与其他券同用", "a coupon that cannot be combined "
+                        "is applied"),
+    "max_per_sale": ("每单用券数量已达上限", "the most coupons one sale takes are applied"),
+    "no_extra_saving": ("与已选券同用不再省钱", "saves nothing more with the coupons "
+                        "applied"),
+    "unusable": ("此券无法识别", "this coupon cannot be read"),
+    "unknown": ("券码无效", "no such coupon"),
+    "removed": ("已取消使用", "taken off by the shopper"),
+}
+
+
 def yuan(fen: int) -> str:
     return f"¥{fen // 100}.{fen % 100:02d}"
 
