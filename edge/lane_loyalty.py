@@ -169,6 +169,8 @@ class LoyaltyLane(MemberLane, WalletLane):
 
     async def use_points(self, points: int) -> LaneEvent:
         """Pay part of the cart with the member's points (0 takes them off again)."""
+        if type(points) is not int or points < 0:
+            raise LaneError("points must be a whole number, 0 or more")
         async with self._lock:
             self._refuse_while_paying()
             refusal = self._spend_refusal()
@@ -194,6 +196,8 @@ class LoyaltyLane(MemberLane, WalletLane):
 
     async def use_stored_value(self, amount_fen: int) -> LaneEvent:
         """Pay part of the cart from the member's stored value (0 takes it off again)."""
+        if type(amount_fen) is not int or amount_fen < 0:
+            raise LaneError("the amount must be a whole number of fen, 0 or more")
         async with self._lock:
             self._refuse_while_paying()
             refusal = self._spend_refusal()

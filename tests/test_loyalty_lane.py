@@ -393,3 +393,14 @@ async def test_storeedge_member_code_prints_a_code_the_lane_takes(tmp_path: Path
         assert unknown.returncode == 1 and "No member M9999" in unknown.stderr
     finally:
         await store.close()
+
+
+async def test_negative_tenders_are_refused_before_anything_changes(store: Store) -> None:
+    lane = make_lane(store)
+    await scan(lane, MILK)
+    await scan(lane, MEMBER_CODE)
+    await lane.confirm_phone_last4("8000")
+    for attempt in (lane.use_points(-100), lane.use_stored_value(-1)):
+        with pytest.raises(LaneError):
+            await attempt
+    assert lane.cart.loyalty.pending_fen == 0 and lane.priced.total_fen == 5900
