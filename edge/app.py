@@ -31,9 +31,11 @@ from sync.health import SyncState
 from .cashier import CashierDesk
 from .catalog import Catalog
 from .config import Config
+from .crm_link import SyncCrmLink
 from .errors import EdgeError, SafeModeError
 from .guide_calls import GuideCalls
 from .lane import LaneEvent, LaneSession
+from .loyalty_config import LoyaltySettings
 from .metrics import EdgeMetrics
 from .payments.service import PaymentService
 from .ports import DeadLetterQueue, FaceConsentRegistry
@@ -73,8 +75,9 @@ class EdgeApp:
         self.payment_simulators: dict[str, str] = {}
         self.lanes = {
             lane.id: LaneSession(lane.id, self.store, self.catalog, identity,
-                                 fen_per_point=config.loyalty.fen_per_point,
-                                 payments=self.payments)
+                                 payments=self.payments,
+                                 loyalty=LoyaltySettings(config.loyalty, config.members),
+                                 coupon_prefix=config.scan.coupon_prefixes[0])
             for lane in config.lanes
         }
         self.devices: dict[str, Driver] = {}
@@ -88,9 +91,11 @@ class EdgeApp:
         self.metrics.bind(self)
         for lane in self.lanes.values():
             lane.observe(self._count)
+        crm = SyncCrmLink(self.sync, config.members.wallet_lookup_timeout_ms / 1000)
         for lane in self.lanes.values():
             lane.sync_view = self.sync.state.as_dict
             lane.observe(self._nudge_sync)
+            lane.loyalty_link = crm
         self.http_url: str | None = None
         self.users = Users(self.store, hash_params=config.console.hashing,
                            policy=config.console.login)
@@ -178,7 +183,11 @@ class EdgeApp:
         if not self.store.safe_mode:
             for lane in self.lanes.values():
                 await lane.restore()
-        yield
+        try:
+            yield
+        finally:
+            for lane in self.lanes.values():
+                await lane.close_loyalty()
 
     @asynccontextmanager
     async def _cashier_ctx(self) -> AsyncIterator[None]:
@@ -241,7 +250,8 @@ class EdgeApp:
             lane.refresh()
 
     def _nudge_sync(self, _lane_id: str, event: LaneEvent) -> None:
-        if event.code in ("sale_completed", "cart_voided", "sale_refunded"):
+        if event.code in ("sale_completed", "cart_voided", "sale_refunded", "member_identified",
+                          "member_joined"):
             self.sync.nudge()
 
     @asynccontextmanager

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .catalog import Member, Product
+from .loyalty_state import CartLoyalty
 from .pricing import LineInput
 
 CART_FORMAT = 1
@@ -77,6 +78,7 @@ class Cart:
     opened_at: str
     lines: tuple[CartLine, ...] = ()
     member: CartMember | None = None
+    loyalty: CartLoyalty = dataclasses.field(default_factory=CartLoyalty)
 
     @classmethod
     def open(cls, lane: str) -> Cart:
@@ -141,6 +143,9 @@ class Cart:
                        if member else None)
         return dataclasses.replace(self, member=cart_member)
 
+    def with_loyalty(self, loyalty: CartLoyalty) -> Cart:
+        return dataclasses.replace(self, loyalty=loyalty)
+
     def to_json(self) -> str:
         data = dataclasses.asdict(self)
         data["format"] = CART_FORMAT
@@ -153,6 +158,8 @@ class Cart:
             raise ValueError("unknown cart format")
         member = data.pop("member")
         lines = tuple(CartLine(**line) for line in data.pop("lines"))
+        loyalty = CartLoyalty.from_dict(data.pop("loyalty", None))
         return cls(
-            lines=lines, member=CartMember(**member) if member else None, **data
+            lines=lines, member=CartMember(**member) if member else None, loyalty=loyalty,
+            **data
         )

@@ -290,6 +290,7 @@ PLUGINS = {
     "install-systemd": ("edge.install", "install the systemd units, udev rules, users and a "
                         "config (make install)"),
     "payments": ("edge.payments.cli", "check the wallet providers, list recent payments"),
+    "member": ("edge.member_cli", "print a member's rotating member code (store IT, demo)"),
     "user": ("edge.users_cli", "add, reset, disable and list console users (store IT)"),
     "pair": ("sync.pairing", "pair this appliance with the CRM using a one-time code"),
     "sync": ("sync.cli", "sync status, dead letters and their retry"),

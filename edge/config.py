@@ -17,6 +17,7 @@ from sync.config import SyncConfig
 from .cashier_config import CashierConfig
 from .errors import ConfigError
 from .face.config import FaceConfig
+from .loyalty_config import LoyaltyConfig, MembersConfig
 from .payments.config import PaymentsConfig
 from .scan_router import ScanRules
 from .screens_config import SignageConfig
@@ -61,11 +62,6 @@ class LaneConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class LoyaltyConfig:
-    fen_per_point: int
-
-
-@dataclass(frozen=True, slots=True)
 class DemoConfig:
     seed: bool
 
@@ -88,6 +84,7 @@ class Config:
     face: FaceConfig = field(default_factory=FaceConfig)
     cashier: CashierConfig = field(default_factory=CashierConfig)
     signage: SignageConfig = field(default_factory=SignageConfig)
+    members: MembersConfig = field(default_factory=MembersConfig)
 
     def lane(self, lane_id: str) -> LaneConfig | None:
         return next((lane for lane in self.lanes if lane.id == lane_id), None)
@@ -123,7 +120,7 @@ def load_config(path: Path | None = None) -> Config:
 def _build(data: Mapping[str, Any], source: str, base: Path) -> Config:
     _only(data, "", {"store", "paths", "database", "http", "scan", "loyalty", "lanes", "devices",
                      "demo", "payments", "console", "face", "sync",
-                     "cashier", "signage", "screens"})
+                     "cashier", "signage", "screens", "members"})
     store = _table(data, "store")
     _only(store, "store", {"id", "name", "device_id", "timezone"})
     paths = _table(data, "paths")
@@ -133,8 +130,6 @@ def _build(data: Mapping[str, Any], source: str, base: Path) -> Config:
     _only(database, "database", {"busy_timeout_ms", "checkpoint_interval_ms"})
     http = _table(data, "http")
     _only(http, "http", {"host", "port"})
-    loyalty = _table(data, "loyalty")
-    _only(loyalty, "loyalty", {"fen_per_point"})
     demo = _table(data, "demo")
     _only(demo, "demo", {"seed"})
 
@@ -148,9 +143,6 @@ def _build(data: Mapping[str, Any], source: str, base: Path) -> Config:
     if not 0 <= checkpoint <= 3_600_000:
         raise ConfigError("database.checkpoint_interval_ms", "must be 0 (SQLite's own "
                           "checkpoints) to 3600000")
-    fen_per_point = _get(loyalty, "loyalty", "fen_per_point", int, 100)
-    if fen_per_point <= 0:
-        raise ConfigError("loyalty.fen_per_point", "must be a positive number of fen")
     scan = ScanRules.from_mapping(_table(data, "scan"))
     lanes = _lanes(data.get("lanes", []))
     run_dir = state_dir / _get(paths, "paths", "run_dir", str, "run")
@@ -174,7 +166,7 @@ def _build(data: Mapping[str, Any], source: str, base: Path) -> Config:
         database=DatabaseConfig(busy_timeout_ms=busy, checkpoint_interval_ms=checkpoint),
         http=HttpConfig(host=_get(http, "http", "host", str, "127.0.0.1"), port=port),
         scan=scan,
-        loyalty=LoyaltyConfig(fen_per_point=fen_per_point),
+        loyalty=LoyaltyConfig.from_mapping(_table(data, "loyalty")),
         lanes=lanes,
         devices=devices,
         demo=DemoConfig(seed=_get(demo, "demo", "seed", bool, False)),
@@ -184,6 +176,7 @@ def _build(data: Mapping[str, Any], source: str, base: Path) -> Config:
         sync=SyncConfig.from_mapping(_table(data, "sync"), base),
         cashier=CashierConfig.from_mapping(_table(data, "cashier")),
         signage=SignageConfig.from_mapping(_table(data, "signage"), data.get("screens", [])),
+        members=MembersConfig.from_mapping(_table(data, "members")),
     )
 
 

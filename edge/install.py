@@ -51,6 +51,7 @@ def production_config() -> str:
         ('state_dir = "var"', f'state_dir = "{STATE_DIR}"'),
         ('log_dir = "log"', f'log_dir = "{LOG_DIR}"'),
         ("seed = true", "seed = false"),
+        ("accept_static_codes = true", "accept_static_codes = false"),
     ):
         if text.count(old) != 1:
             raise InstallError(f"the default config no longer has exactly one {old!r}")

@@ -12,7 +12,6 @@ import datetime as dt
 import logging
 import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from drivers.base import WeightReading
@@ -20,20 +19,16 @@ from drivers.base import WeightReading
 from .cart import Cart, CartLine, new_id, utc_now
 from .catalog import Catalog, Member
 from .errors import LaneError, SaleRefused, StoreError
+from .lane_base import Written
+from .lane_events import LaneEvent as LaneEvent  # noqa: PLC0414 - edge.lane.LaneEvent stays
+from .lane_loyalty import LoyaltyLane
+from .loyalty_config import LoyaltyConfig, LoyaltySettings
 from .payments.flow import SettleRefused
 from .payments.messages import both, shopper_text
 from .payments.records import PaymentRecord, advance
 from .payments.service import PaymentRefused, PaymentService
 from .pricing import PricedCart, price_cart
-from .sales import (
-    CompletedSale,
-    OutboxIdentity,
-    SalePlan,
-    Tender,
-    append_outbox,
-    plan_sale,
-    write_sale,
-)
+from .sales import CompletedSale, OutboxIdentity, SalePlan, Tender, append_outbox
 from .scan_router import (
     BadgeScan,
     CouponCodeScan,
@@ -63,21 +58,6 @@ _PAYMENT_REFUSALS = {"offline": "payment_offline", "code_used": "payment_code_us
                      "unresolved": "payment_unresolved"}
 
 
-@dataclass(frozen=True, slots=True)
-class LaneEvent:
-    """What a scan or an action did, for the screen and the log.
-
-    ``code`` is stable for the UI to translate; ``message`` is the English log text.
-    """
-
-    code: str
-    message: str
-    ok: bool = True
-    scan_id: str | None = None
-    data: dict[str, Any] = field(default_factory=dict)
-    at: str = field(default_factory=utc_now)
-
-
 def mask(code: str) -> str:
     """Hide most of a payment or member code for logs and screens."""
     return code if len(code) <= 6 else f"{code[:2]}{'*' * (len(code) - 6)}{code[-4:]}"
@@ -101,7 +81,7 @@ def _save_cart(conn: sqlite3.Connection, cart: Cart) -> None:
     )
 
 
-class LaneSession:
+class LaneSession(LoyaltyLane):
     """Owns one lane's open cart; all changes go through its lock, one at a time."""
 
     def __init__(
@@ -113,12 +93,13 @@ class LaneSession:
         *,
         fen_per_point: int = 100,
         payments: PaymentService | None = None,
+        loyalty: LoyaltySettings | None = None,
+        coupon_prefix: str = "CP",
     ) -> None:
         self.lane_id = lane_id
         self._store = store
         self._catalog = catalog
         self._identity = identity
-        self._fen_per_point = fen_per_point
         self._lock = asyncio.Lock()
         self.cart = Cart.open(lane_id)
         self.priced = PricedCart((), (), 0, 0, 0)
@@ -138,6 +119,8 @@ class LaneSession:
         # The sync state shown on the lane's screen; EdgeApp points it at its sync client.
         self.sync_view: Callable[[], dict[str, str]] = lambda: {
             "state": "offline", "reason": "sync is not running"}
+        self._init_loyalty(loyalty or LoyaltySettings(LoyaltyConfig(fen_per_point)),
+                           coupon_prefix)
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -197,7 +180,7 @@ class LaneSession:
             self._publish(event)
             return event
 
-    async def _dispatch(self, scan: RoutedScan) -> LaneEvent:  # noqa: PLR0911 - one per kind
+    async def _dispatch(self, scan: RoutedScan) -> LaneEvent:  # noqa: PLR0911, PLR0912
         match scan:
             case ProductScan(gtin=gtin, weight_g=weight, price_fen=price):
                 product = await self._catalog.product_by_gtin(gtin)
@@ -215,17 +198,18 @@ class LaneSession:
                                      data={"code": scan.text})
                 return await self._add(product, scan.text, weight, price)
             case MemberCodeScan(code=code):
-                member = await self._catalog.member_by_code(code)
-                if member is None:
-                    return LaneEvent("member_not_found", "member code not recognised", False)
-                return await self._set_member(member)
+                return await self._member_code_scan(code)
             case PaymentCodeScan(provider=provider, code=code):
                 if self.cart.empty:
                     return LaneEvent("payment_cart_empty", "scan items before paying", False,
                                      data={"provider": provider})
                 _LOGGER.info("Lane %s: %s payment code %s", self.lane_id, provider, mask(code))
                 return await self._start_payment(provider, code)
-            case CouponCodeScan() | GuideCodeScan() | BadgeScan() | ExitTokenScan():
+            case CouponCodeScan(code=code):
+                return await self._coupon_scan(code)
+            case GuideCodeScan(guide_id=guide_id):
+                return await self._guide_scan(guide_id)
+            case BadgeScan() | ExitTokenScan():
                 kind = type(scan).__name__.removesuffix("Scan").lower()
                 return LaneEvent("not_supported", f"{kind} codes are not handled at this lane",
                                  False, data={"kind": kind})
@@ -290,7 +274,7 @@ class LaneSession:
             except KeyError as err:
                 raise LaneError(f"no line {err.args[0] if err.args else ''} in the cart"
                                 ) from None
-            await self._commit(cart, record)
+            await self._commit(cart, record=record)
             return self._publish(event)
 
     async def void(self, reason: str = "voided", *, record: Recorder | None = None) -> LaneEvent:
@@ -345,8 +329,7 @@ class LaneSession:
             if row is None:
                 raise LaneError(f"no suspended cart {suspended_id}")
             old = Cart.from_json(row["state"])
-            cart = Cart(self.lane_id, old.cart_id, old.sale_id, old.opened_at, old.lines,
-                        old.member)
+            cart = dataclasses.replace(old, lane=self.lane_id)
 
             def write(conn: sqlite3.Connection) -> None:
                 conn.execute("DELETE FROM suspended_carts WHERE id = ?", (suspended_id,))
@@ -365,34 +348,36 @@ class LaneSession:
             self._refuse_while_paying()
             cart, priced = self.cart, self.priced
             try:
-                plan = plan_sale(cart, priced, tenders, fen_per_point=self._fen_per_point)
-                receipt_no, seq = await self._store.write(
-                    lambda conn: self._write_sale(conn, plan))
+                plan = self._plan_sale(cart, priced, tenders)
+                written = await self._store.write(
+                    lambda conn: self._write_sale(conn, plan, cart, priced))
             except (SaleRefused, StoreError) as err:
                 self._publish(LaneEvent("sale_refused", str(err), ok=False))
                 raise SaleRefused(str(err)) from err
-            return self._sale_committed(plan, receipt_no, seq)
+            return self._sale_committed(plan, written)
 
-    def _write_sale(self, conn: sqlite3.Connection, plan: SalePlan) -> tuple[int, int]:
-        receipt_no, seq = write_sale(conn, plan, self._identity)
+    def _write_sale(self, conn: sqlite3.Connection, plan: SalePlan, cart: Cart,
+                    priced: PricedCart) -> Written:
+        """Write the sale with what loyalty adds, and what the lane's hooks record with it."""
+        written = super()._write_sale(conn, plan, cart, priced)
         for hook in self.sale_hooks:
-            hook(conn, plan, receipt_no)
-        return receipt_no, seq
+            hook(conn, plan, written[0])
+        return written
 
-    def _sale_committed(self, plan: SalePlan, receipt_no: int, seq: int) -> CompletedSale:
+    def _sale_committed(self, plan: SalePlan, written: Written) -> CompletedSale:
         """Adopt a fresh cart after a committed sale and announce it."""
+        receipt_no, seq, _ = written
+        loyalty = self._sale_loyalty(plan, written)
         sale = CompletedSale(
             plan.sale_id, self.lane_id, receipt_no, plan.total_fen, plan.paid_fen,
-            plan.change_fen, plan.member_id,
-            plan.total_fen // self._fen_per_point if plan.member_id else 0, seq,
-            plan.created_at)
+            plan.change_fen, plan.member_id, loyalty["points_earned"], seq, plan.created_at)
         self.cart, self.last_sale = Cart.open(self.lane_id), sale
         self.priced = PricedCart((), (), 0, 0, 0)
         _LOGGER.info("Lane %s: sale %s receipt %d total %d fen", self.lane_id,
                      sale.sale_id, receipt_no, sale.total_fen)
         self._publish(LaneEvent("sale_completed", f"receipt {receipt_no}", data={
             "sale_id": sale.sale_id, "receipt_no": receipt_no, "total_fen": sale.total_fen,
-            "change_fen": sale.change_fen, "points_earned": sale.points_earned}))
+            "change_fen": sale.change_fen, **loyalty}))
         return sale
 
     async def pay_cash(self, tendered_fen: int) -> CompletedSale:
@@ -405,11 +390,12 @@ class LaneSession:
         if self._payments is None:
             return LaneEvent("payment_unavailable", f"{provider} payment is not enabled "
                              "at this lane", False, data={"provider": provider})
-        if self.priced.total_fen <= 0:
+        amount = self.priced.total_fen - self.cart.loyalty.pending_fen
+        if amount <= 0:
             return LaneEvent("payment_not_needed", "nothing to pay", False)
         try:
             record, order = await self._payments.begin(
-                cart=self.cart, amount_fen=self.priced.total_fen, provider=provider, code=code)
+                cart=self.cart, amount_fen=amount, provider=provider, code=code)
         except PaymentRefused as err:
             _LOGGER.info("Lane %s: %s payment refused: %s", self.lane_id, provider, err)
             return _payment_event(_PAYMENT_REFUSALS.get(err.reason, "payment_failed"),
@@ -440,26 +426,30 @@ class LaneSession:
             code, "checking")
         self._publish_payment(_payment_event(code, reason, data=record.view()))
 
-    async def settle_payment(self, record: PaymentRecord, transaction_id: str) -> PaymentRecord:
-        """Commit the sale with the wallet tender and the payment's paid state, atomically."""
+    async def settle_payment(self, record: PaymentRecord, transaction_id: str,
+                             payer_id: str | None = None) -> PaymentRecord:
+        """Commit the sale with all its tenders and the payment's paid state, atomically."""
         async with self._lock:
             if self.cart.sale_id != record.sale_id:
                 raise SettleRefused("the lane holds another cart")
             tender = Tender(record.provider, record.amount_fen, transaction_id)
+            cart, priced = self.cart, self.priced
             try:
-                plan = plan_sale(self.cart, self.priced, [tender],
-                                 fen_per_point=self._fen_per_point)
+                plan = self._plan_sale(cart, priced, [tender])
             except SaleRefused as err:
                 raise SettleRefused(str(err)) from err
 
-            def write(conn: sqlite3.Connection) -> tuple[int, int, PaymentRecord]:
-                receipt_no, seq = self._write_sale(conn, plan)
-                paid = advance(conn, record.id, "paid", transaction_id=transaction_id)
-                return receipt_no, seq, paid
+            def write(conn: sqlite3.Connection) -> tuple[Written, PaymentRecord]:
+                written = self._write_sale(conn, plan, cart, priced)
+                return written, advance(conn, record.id, "paid", transaction_id=transaction_id)
 
-            receipt_no, seq, paid = await self._store.write(write)
+            try:
+                written, paid = await self._store.write(write)
+            except SaleRefused as err:  # a balance spent elsewhere meanwhile: reverse
+                raise SettleRefused(str(err)) from err
             self.payment = None
-            self._sale_committed(plan, receipt_no, seq)
+            self._sale_committed(plan, written)
+            self._after_wallet_sale(plan, written[0], record.provider, payer_id)
             return paid
 
     async def payment_finished(self, record: PaymentRecord) -> None:
@@ -500,26 +490,40 @@ class LaneSession:
 
     # -- internals ----------------------------------------------------------------------
 
-    async def _commit(self, cart: Cart, record: Recorder | None = None) -> None:
-        """Persist then adopt ``cart``; on failure nothing changes."""
+    async def _commit(self, cart: Cart,
+                      also: Callable[[sqlite3.Connection], None] | None = None, *,
+                      record: Recorder | None = None) -> None:
+        """Persist then adopt ``cart``; on failure nothing changes.
+
+        ``also`` writes in the same transaction (e.g. the member-code step taken); ``record``
+        is handed the cart as it was, to audit an approved change with it.
+        """
+        cart = self._loyalty_member(cart)
         priced = await self._price(cart)
+        cart = self._loyalty_fit(cart, priced)
         before, before_priced = self.cart, self.priced
 
         def write(conn: sqlite3.Connection) -> None:
+            if also is not None:
+                also(conn)
             _save_cart(conn, cart)
             if record is not None:
                 record(conn, before, before_priced)
 
         await self._store.write(write)
         self.cart, self.priced = cart, priced
+        await self._loyalty_committed()
 
     async def _reprice(self) -> None:
         self.priced = await self._price(self.cart)
+        await self._loyalty_committed()
 
     async def _price(self, cart: Cart) -> PricedCart:
         promotions = await self._catalog.promotions()
-        return price_cart([line.pricing_input() for line in cart.lines], promotions,
-                          is_member=cart.member is not None, now=dt.datetime.now(dt.UTC))
+        lines = [line.pricing_input() for line in cart.lines]
+        priced = price_cart(lines, promotions, is_member=cart.member is not None,
+                            now=dt.datetime.now(dt.UTC))
+        return await self._coupon_step(cart, lines, priced)
 
     def report(self, event: LaneEvent) -> LaneEvent:
         """Show an event that happened outside the cart (e.g. the store refused the scan)."""
@@ -550,9 +554,7 @@ class LaneSession:
         return {
             "lane": self.lane_id,
             "cart_id": self.cart.cart_id,
-            "member": None if self.cart.member is None else {
-                "id": self.cart.member.id, "name": self.cart.member.name,
-                "tier": self.cart.member.tier, "identified_by": self.cart.member.identified_by},
+            **self.loyalty_snapshot(),  # member, coupons, guide, tenders_pending, join_offer
             "lines": [_line_view(line, priced_lines.get(line.line_id))
                       for line in self.cart.lines],
             "discounts": [{"promotion_id": d.promotion_id, "label": d.label,
@@ -567,7 +569,8 @@ class LaneSession:
             "payment": None if self.payment is None else self.payment.view(),
             "last_sale": None if self.last_sale is None else {
                 "sale_id": self.last_sale.sale_id, "receipt_no": self.last_sale.receipt_no,
-                "total_fen": self.last_sale.total_fen, "change_fen": self.last_sale.change_fen},
+                "total_fen": self.last_sale.total_fen, "change_fen": self.last_sale.change_fen,
+                **self.last_loyalty},
             "sync": self.sync_view(),
             **{key: view() for key, view in self.views.items()},
         }

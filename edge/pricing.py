@@ -22,6 +22,10 @@ How a receipt is worked out, in this order (all amounts are integer fen, 1 yuan 
    threshold when repeatable (up to its max times), never more than what is left. The amount
    off is shared over the lines in proportion to what is left on each, whole fen by the
    largest-remainder method (ties to the earlier line), so the line shares add up exactly.
+5. **Coupons** (``edge.coupons``, applied to this module's result by the lane): the best legal
+   combination of the cart's coupons on what step 4 left, integer fen, shares split by the same
+   largest-remainder rule; each coupon adds a discount line ``coupon:<code>``. Its module says
+   how the combination is chosen.
 
 A line is in a promotion's scope when its product or its category is listed (nothing listed
 means every line). Promotions of steps 3 and 4 apply one after another, higher priority first,

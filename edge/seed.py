@@ -6,7 +6,9 @@ something real-looking to sell. GTINs use the 690-699 prefix range with correct 
 
 from __future__ import annotations
 
+import base64
 import json
+import secrets
 import sqlite3
 from typing import Any
 
@@ -109,6 +111,22 @@ _COUPONS: list[tuple[str, str, dict[str, Any]]] = [
 ]
 
 
+# Coupons issued after payment (支付后发券): one for the shopper's next visit, one to share.
+# Rules come from the CRM: `storeedge demo` puts these into its CRM (sync.demo), not here.
+DEMO_COUPON_RULES: list[tuple[str, str, dict[str, Any], int]] = [
+    ("RULE-NEXT-VISIT", "满80送下次券", {
+        "min_total_fen": 8000, "valid_days": 30, "coupon_label": "下次满30减5",
+        "coupon": {"kind": "cash_off", "off_fen": 500, "threshold_fen": 3000}}, 10),
+    ("RULE-SHARE", "满80送好友券", {
+        "min_total_fen": 8000, "shareable": True, "valid_days": 7,
+        "coupon_label": "好友专享满20减5",
+        "coupon": {"kind": "cash_off", "off_fen": 500, "threshold_fen": 2000}}, 5),
+]
+
+# Shop guides (导购); their personal codes are GD<id>.
+_GUIDES = [("G001", "陈静"), ("G002", "赵磊")]
+
+
 def demo_barcodes() -> dict[str, str]:
     """Return product id -> EAN-13 of the demo's packaged goods."""
     return {p[0]: gtin13(p[8]) for p in _PRODUCTS}
@@ -136,9 +154,12 @@ def seed_demo(conn: sqlite3.Connection) -> bool:
         )
         conn.execute("INSERT INTO barcodes VALUES (?, 'item', ?)", (item, pid))
     for mid, name, phone, code, tier, points, stored in _MEMBERS:
+        # The rotating member code's seed; once paired, the CRM's seed from the members
+        # stream replaces it (the CRM is the authority on seeds).
+        seed = base64.b32encode(secrets.token_bytes(20)).decode()
         conn.execute("INSERT INTO members (id, name, phone, member_code, tier, points_balance,"
-                     " stored_value_fen, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                     (mid, name, phone, code, tier, points, stored, now))
+                     " stored_value_fen, code_seed, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     (mid, name, phone, code, tier, points, stored, seed, now))
     for promo_id, kind, label, rule, priority in _PROMOTIONS:
         conn.execute(
             "INSERT INTO promotions (id, kind, label, body, priority, updated_at)"
@@ -148,5 +169,7 @@ def seed_demo(conn: sqlite3.Connection) -> bool:
     for code, label, rule in _COUPONS:
         conn.execute("INSERT INTO coupons (code, label, body, updated_at) VALUES (?, ?, ?, ?)",
                      (code, label, json.dumps(rule, ensure_ascii=False), now))
+    conn.executemany("INSERT INTO guides (id, name, updated_at) VALUES (?, ?, ?)",
+                     [(gid, name, now) for gid, name in _GUIDES])
     conn.execute("INSERT OR REPLACE INTO meta VALUES ('seeded', ?)", (now,))
     return True

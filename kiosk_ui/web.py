@@ -24,6 +24,7 @@ from edge.metrics import CONTENT_TYPE
 
 from . import cashier_api, cashier_money, cashier_page, screens
 from .errors import error_middleware
+from .loyalty_api import loyalty_routes
 from .pages import setup_pages
 from .push import push_socket, setup_push
 from .security import security_headers
@@ -76,6 +77,8 @@ def kiosk_routes() -> list[SiteRoute]:
         SiteRoute("GET", f"{lane}/refunds/lookup", cashier_money.api_refund_lookup, CASHIER),
         SiteRoute("POST", f"{lane}/refunds", cashier_money.api_refund, CASHIER),
         *screens.screen_routes(),
+        # Members, coupons, points and stored value (docs/loyalty.md):
+        *loyalty_routes(lambda request: request.app[EDGE_KEY], _lane),
     ]
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from edge.cart import utc_now
 from edge.catalog import promotion_from_row
+from edge.coupon_issue import rule_from_row
 
 from .messages import Change, ChangesPage
 from .protocol import ProtocolError
@@ -122,12 +123,43 @@ def _allowance(conn: sqlite3.Connection, change: Change, _page: ChangesPage) -> 
         (d["kind"], d["limit_fen"], d["per_transaction_fen"], d["granted_at"], d["expires_at"]))
 
 
+def _coupon_rule(conn: sqlite3.Connection, change: Change, _page: ChangesPage) -> None:
+    if change.data is None:
+        conn.execute("DELETE FROM coupon_rules WHERE id = ?", (change.key,))
+        return
+    d = change.data
+    conn.execute(
+        "INSERT INTO coupon_rules (id, label, body, active, starts_at, ends_at, priority,"
+        " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (id) DO UPDATE SET label = excluded.label, body = excluded.body,"
+        " active = excluded.active, starts_at = excluded.starts_at,"
+        " ends_at = excluded.ends_at, priority = excluded.priority,"
+        " updated_at = excluded.updated_at",
+        (d["id"], d["label"], _json(d["body"]), int(d["active"]), d["starts_at"],
+         d["ends_at"], d["priority"], d["updated_at"]))
+
+
+def _guide(conn: sqlite3.Connection, change: Change, _page: ChangesPage) -> None:
+    if change.data is None:
+        # Sales keep naming the guide; the code only stops working.
+        conn.execute("UPDATE guides SET active = 0 WHERE id = ?", (change.key,))
+        return
+    d = change.data
+    conn.execute(
+        "INSERT INTO guides (id, name, active, updated_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (id) DO UPDATE SET name = excluded.name, active = excluded.active,"
+        " updated_at = excluded.updated_at",
+        (d["id"], d["name"], int(d["active"]), d["updated_at"]))
+
+
 APPLIERS: Mapping[str, Applier] = {
     "catalog": _product,
     "promotions": _promotion,
     "coupons": _coupon,
     "members": _member,
     "allowances": _allowance,
+    "coupon_rules": _coupon_rule,
+    "guides": _guide,
 }
 # Streams whose rows the catalog caches; ``Catalog.invalidate`` after applying them.
 CACHED_STREAMS = frozenset({"catalog", "promotions"})
@@ -135,16 +167,23 @@ CACHED_STREAMS = frozenset({"catalog", "promotions"})
 
 def precheck(page: ChangesPage) -> None:
     """Refuse a page whose rows would break pricing later (checked before any write)."""
-    if page.stream != "promotions":
+    check = _PRECHECKS.get(page.stream)
+    if check is None:
         return
     for change in page.changes:
         if change.data is None:
             continue
         row = dict(change.data, body=_json(change.data["body"]))
         try:
-            promotion_from_row(row)
+            check(row)
         except (ValueError, TypeError, KeyError) as err:
-            raise ProtocolError(f"promotion {change.key}: unusable body: {err}") from None
+            raise ProtocolError(f"{page.stream} {change.key}: unusable body: {err}") from None
+
+
+_PRECHECKS: Mapping[str, Callable[[dict[str, Any]], object]] = {
+    "promotions": promotion_from_row,
+    "coupon_rules": rule_from_row,
+}
 
 
 def stream_cursor(conn: sqlite3.Connection, stream: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import functools
+import json
 import logging
 import re
 import sqlite3
@@ -30,7 +31,7 @@ from .errors import NotPaired, RequestRefused, SyncError
 from .health import OFFLINE, ONLINE, Facts, SyncState, assess
 from .messages import STREAM_NAMES, ChangesPage, parse_changes_page
 from .offline import Decision, OfflineLimits, decide, read_facts
-from .protocol import ProtocolError
+from .protocol import ProtocolError, loads_strict
 from .pusher import Link, Pusher
 from .retry import Backoff, CircuitBreaker
 from .transport import Transport
@@ -73,6 +74,7 @@ class SyncClient:
         self._streams: dict[str, dict[str, Any]] = {}
         self._skew_s: float | None = None
         self._push_latency_s: float | None = None
+        self._transport: Transport | None = None   # while the link runs
         self.state = SyncState(OFFLINE, "connecting to the CRM")
 
     # -- what others call ------------------------------------------------------------------
@@ -127,6 +129,21 @@ class SyncClient:
         return decide(read_facts(conn, member_id), self.limits, amount_fen,
                       now or dt.datetime.now(dt.UTC))
 
+    async def crm_json(self, method: str, path: str, payload: dict[str, Any],
+                       timeout_s: float) -> Any:
+        """Send one signed request beside the sync traffic (a member look-up); return its JSON.
+
+        Raises ``NotPaired`` while there is no link, a ``SyncError`` when the CRM refuses or
+        does not answer, ``TimeoutError`` after ``timeout_s``.
+        """
+        transport = self._transport
+        if transport is None:
+            raise NotPaired("not connected to the CRM")
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        async with asyncio.timeout(timeout_s):
+            raw = await transport.request(method, path, body)
+        return loads_strict(raw)
+
     async def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
         return await self._store.read(lambda conn: outbox.dead_letters(conn, limit))
 
@@ -165,6 +182,7 @@ class SyncClient:
                 retry_after_max_s=self._sync.retry_after_max_ms / 1000)
             try:
                 async with transport, asyncio.TaskGroup() as tasks:
+                    self._transport = transport
                     link = Link(self._gate, self._succeeded, self._failed, self._after_push)
                     pusher = Pusher(self._sync, self._store, transport, link,
                                     nudge=self._nudge, backoff=self._backoff())
@@ -175,6 +193,8 @@ class SyncClient:
                     tasks.create_task(self._watch_credentials(), name="sync:credentials")
             except* _CredentialsChanged:
                 _LOGGER.info("Sync: the credentials changed; reconnecting")
+            finally:
+                self._transport = None
 
     async def _wait_for_credentials(self) -> Credentials:
         path = self._sync.credentials_path(self._config.paths.state_dir)

@@ -12,6 +12,7 @@ from edge.config import Config
 from .credentials import load_credentials
 from .crm.admin import create_pairing_code
 from .crm.cli import admin_token
+from .crm.db import seed_demo_coupon_rules
 from .crm.server import CrmServer, CrmSettings
 from .errors import NotPaired
 from .pairing import pair_and_save
@@ -34,6 +35,9 @@ async def demo_crm(config: Config) -> AsyncIterator[Config]:
         server = CrmServer(state / "crm.db", port=0, settings=settings, seed_demo=True)
         await server.__aenter__()
     try:
+        assert server.crm is not None
+        if await server.crm.store.write(seed_demo_coupon_rules):
+            _LOGGER.info("Demo CRM: rules for coupons after payment added")
         config = dataclasses.replace(config, sync=dataclasses.replace(config.sync,
                                                                       crm_url=server.url))
         if await _needs_pairing(config, server):

@@ -23,6 +23,8 @@ from .schema import (
     FEN,
     ID,
     NAME,
+    AnyObj,
+    Bool,
     DateTime,
     Int,
     List,
@@ -102,7 +104,8 @@ SALE_COMPLETED = Obj(
                        description="balance deltas; member:<id>:points and "
                        "member:<id>:stored_value entries change the member at the CRM"),
     },
-    {"coupons": List(_COUPON_USE, 50, description="coupons redeemed by this sale")},
+    {"coupons": List(_COUPON_USE, 50, description="coupons redeemed by this sale"),
+     "guide_id": ID},
 )
 
 
@@ -177,6 +180,54 @@ FACE_CONSENT_WITHDRAWN = Obj({
     "withdrawn_at": DateTime(),
 })
 
+_PROVIDER = S(16, enum=("wechat", "alipay"))
+
+COUPON_ISSUED = Obj({
+    "code": S(64, pattern=r"[A-Za-z0-9._-]+"),
+    "label": NAME,
+    "body": AnyObj(64, description="the coupon: kind, amounts, scope, stacking "
+                   "(docs/loyalty.md)"),
+    "valid_from": DateTime(),
+    "valid_to": DateTime(),
+    "member_id": Nullable(ID, "whose coupon it is; null for a bearer (shareable) coupon"),
+    "rule_id": ID,
+    "sale_id": ID,
+    "shareable": Bool(),
+    "issued_at": DateTime(),
+})
+
+SALE_MEMBER_ATTACHED = Obj({
+    "sale_id": ID,
+    "member_id": ID,
+    "how": S(16, enum=("wallet",)),
+    "provider": _PROVIDER,
+    "attached_at": DateTime(),
+    "ledger": List(_LEDGER_ENTRY, 4, description="the sale's points for the member"),
+})
+
+MEMBER_JOINED = Obj({
+    "join_id": S(128),
+    "member_id": ID,
+    "name": NAME,
+    "provider": _PROVIDER,
+    "payer_id": S(128, pattern=r"[A-Za-z0-9_-]+", description="the wallet's id of the payer "
+                  "(openid, buyer_user_id), linked to the new member"),
+    "consent_version": S(64),
+    "consented_at": DateTime(),
+    "device_id": ID,
+    "lane": S(32),
+    "sale_id": ID,
+    "ledger": List(_LEDGER_ENTRY, 4, description="the first sale's points"),
+})
+
+
+def _member_ledger_rules(p: dict[str, Any]) -> str | None:
+    account = f"member:{p['member_id']}:points"
+    if any(e["account"] != account or e["delta"] < 0 for e in p["ledger"]):
+        return f"ledger entries must credit {account}"
+    return None
+
+
 EVENT_TYPES: Mapping[str, EventType] = {
     "sale.completed": EventType("a sale committed at a lane, with its lines, tenders and "
                                 "balance deltas", SALE_COMPLETED, _sale_rules),
@@ -190,6 +241,16 @@ EVENT_TYPES: Mapping[str, EventType] = {
     "face.consent_withdrawn": EventType(
         "a member withdrew face consent, or store IT deleted their face data: every holder "
         "of the member's templates deletes them", FACE_CONSENT_WITHDRAWN),
+    "coupon.issued": EventType(
+        "a coupon issued after a payment by a CRM rule (支付后发券); the CRM serves it to "
+        "every lane in the coupons stream", COUPON_ISSUED),
+    "sale.member_attached": EventType(
+        "a paid sale turned out to be a known member's (found by the wallet's payer id): "
+        "the sale's points for the member", SALE_MEMBER_ATTACHED, _member_ledger_rules),
+    "member.joined": EventType(
+        "a shopper joined on the kiosk after paying (consent version and time): the CRM "
+        "creates the member, links the wallet's payer id and credits the sale's points",
+        MEMBER_JOINED, _member_ledger_rules),
 }
 
 

@@ -30,7 +30,8 @@ from .schema import (
 
 IDENT = Str(32, pattern=r"[A-Za-z0-9_-]+")
 CURSOR = Str(128, min_len=0, pattern=r"[A-Za-z0-9._-]*")
-STREAM_NAMES = ("catalog", "promotions", "coupons", "members", "allowances")
+STREAM_NAMES = ("catalog", "promotions", "coupons", "members", "allowances", "coupon_rules",
+                "guides")
 
 # A push body is NDJSON: one line per event (EVENT_ENVELOPE, "payload" last), or per event
 # the edge cannot send at all (dead-lettered there; the CRM records it as rejected so its
@@ -95,9 +96,20 @@ STREAM_ROWS: Mapping[str, Schema] = {
         "kind": Str(32, enum=("stored_value",)), "limit_fen": FEN, "per_transaction_fen": FEN,
         "granted_at": DateTime(), "expires_at": Nullable(DateTime()),
     }),
+    "coupon_rules": Obj({
+        "id": ID, "label": NAME,
+        "body": AnyObj(64, description="min_total_fen, members_only, shareable, valid_days, "
+                       "coupon_label and coupon (a coupon body): docs/loyalty.md"),
+        "active": Bool(), "starts_at": Nullable(DateTime()), "ends_at": Nullable(DateTime()),
+        "priority": Int(-10_000, 10_000), "updated_at": DateTime(),
+    }),
+    "guides": Obj({
+        "id": Str(48, pattern=r"[A-Za-z0-9_-]+", description="the guide's code is GD<id>"),
+        "name": NAME, "active": Bool(), "updated_at": DateTime(),
+    }),
 }
 STREAM_KEYS = {"catalog": "id", "promotions": "id", "coupons": "code", "members": "id",
-               "allowances": "kind"}
+               "allowances": "kind", "coupon_rules": "id", "guides": "id"}
 
 CHANGE = Obj({
     "op": Str(8, enum=("upsert", "delete")),

@@ -22,6 +22,7 @@ import pytest
 from edge.catalog import Catalog
 from edge.config import Config, load_config
 from edge.lane import LaneSession
+from edge.loyalty_config import LoyaltySettings, MembersConfig
 from edge.sales import OutboxIdentity
 from edge.seed import demo_barcodes
 from edge.store import Store
@@ -60,6 +61,9 @@ port = 0
 [demo]
 seed = true
 
+[members]
+accept_static_codes = true   # the demo's static member codes (MEMBER_CODE) work in tests
+
 [[lanes]]
 id = "1"
 kind = "kiosk"
@@ -97,7 +101,9 @@ def make_config(tmp_path: Path, **kwargs: Any) -> Config:
 
 
 def make_lane(store: Store, lane_id: str = "1") -> LaneSession:
-    return LaneSession(lane_id, store, Catalog(store), OutboxIdentity("T01", "lane-pc-1"))
+    """A lane as the demo runs it: static member codes (MEMBER_CODE) are accepted."""
+    return LaneSession(lane_id, store, Catalog(store), OutboxIdentity("T01", "lane-pc-1"),
+                       loyalty=LoyaltySettings(members=MembersConfig(accept_static_codes=True)))
 
 
 CASHIER, CASHIER_PASSWORD = "cashier1", "cashier password"

@@ -99,8 +99,11 @@ async def test_a_member_recognised_at_the_kiosk_is_put_on_its_cart(
     greet = lane_greeter(app.lanes, app.catalog)
     await face.watch("cam-test", "1", clip_frames(corpus, list(range(82, 215))), greet)
     lane = app.lanes["1"].snapshot()
-    assert lane["member"] == {"id": "M0002", "name": "王芳", "tier": "standard",
-                              "identified_by": "face"}
+    member = lane["member"]
+    assert {k: member[k] for k in ("id", "name", "tier", "identified_by")} == {
+        "id": "M0002", "name": "王芳", "tier": "standard", "identified_by": "face"}
+    # A face alone never spends: the kiosk asks for the phone's last 4 digits first.
+    assert (member["can_spend"], member["needs"]) == (False, "phone_last4")
     assert lane["last_event"]["code"] == "member_identified"
     assert lane["last_event"]["data"]["identified_by"] == "face"
     assert 'storeedge_face_greetings_total{lane="1"} 1.0' in app.metrics.render().decode()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import AsyncIterator
 
@@ -96,6 +97,24 @@ async def test_a_paid_order_is_paid_once_and_a_repeat_is_recognised(pair: Pair) 
     assert sim_order.pay_calls == 2 and sim_order.charged_fen == 6700
     # ... and a query tells what happened.
     assert await client.query(order(code).out_trade_no, 6700) == answer
+
+
+async def test_who_paid_comes_back_the_same_for_the_same_payer(pair: Pair) -> None:
+    client, sim, code = pair
+    other = code[:-2] + "89"
+    sim.script(code, Script(payer="alice"))
+    sim.script(other, Script(payer="alice"))
+    first = await client.pay(order(code, n=1))
+    second = await client.pay(order(other, n=2))
+    assert isinstance(first, Paid) and isinstance(second, Paid)
+    assert first.payer_id is not None and first.payer_id == second.payer_id
+    pattern = r"o[A-Za-z0-9_-]{27}" if client.name == "wechat" else r"2088[0-9]{12}"
+    assert re.fullmatch(pattern, first.payer_id)
+    stranger = code[:-2] + "79"
+    third = await client.pay(order(stranger, n=3))
+    assert isinstance(third, Paid) and third.payer_id not in (None, first.payer_id)
+    # the query after an unknown outcome says who paid as well
+    assert await client.query(order(code, n=1).out_trade_no, 6700) == first
 
 
 async def test_a_used_code_on_a_new_order_is_declined(pair: Pair) -> None:

@@ -133,7 +133,7 @@ async def test_real_sale_events_encode_and_pass_their_schema(tmp_path: Path) -> 
 def test_event_registry_refuses_what_it_does_not_know() -> None:
     assert set(EVENT_TYPES) >= {"sale.completed", "cart.voided"}
     with pytest.raises(EventRejected) as caught:
-        check_payload("member.joined", {})
+        check_payload("member.teleported", {})
     assert caught.value.code == "unknown_type"
     with pytest.raises(EventRejected, match="total_fen: must be an integer, got a number"):
         check_payload("cart.voided", {"cart_id": "c", "lane": "1", "reason": "r", "lines": 1,

@@ -45,6 +45,7 @@ from .transport import HttpLimits, post
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 _AMOUNT = re.compile(r"^(0|[1-9][0-9]{0,8})(?:\.([0-9]{1,2}))?$")
 _WS = " \t\r\n"
+_BUYER = re.compile(r"2088[0-9]{12}")   # Alipay's id of who paid (buyer_user_id)
 
 DECLINES: dict[str, str] = {
     "ACQ.PAYMENT_AUTH_CODE_INVALID": "code_invalid",
@@ -197,7 +198,8 @@ def _paid(fields: Mapping[str, str], out_trade_no: str, amount_fen: int) -> Paid
         raise ProviderGarbage("a success without this order's number or a trade number")
     if yuan_to_fen(fields.get("total_amount", "")) != amount_fen:
         raise ProviderGarbage(f"total_amount is not the {amount_fen} fen asked for")
-    return Paid(trade_no, amount_fen)
+    buyer = fields.get("buyer_user_id", "")
+    return Paid(trade_no, amount_fen, buyer if _BUYER.fullmatch(buyer) else None)
 
 
 def read_pay(fields: Mapping[str, str], order: PaymentOrder) -> PayAnswer:

@@ -39,6 +39,8 @@ class PaymentOrder:
 class Paid:
     transaction_id: str
     amount_fen: int
+    payer_id: str | None = None
+    """The provider's id of who paid (WeChat openid, Alipay buyer_user_id), when it said."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,8 +61,11 @@ class PaymentHooks(Protocol):
     def payment_progress(self, record: PaymentRecord, code: str) -> None:
         """Show a step (``payment_waiting_user``, ``payment_checking``) on the lane's screens."""
 
-    async def settle_payment(self, record: PaymentRecord, transaction_id: str) -> PaymentRecord:
+    async def settle_payment(self, record: PaymentRecord, transaction_id: str,
+                             payer_id: str | None = None) -> PaymentRecord:
         """Commit the sale and mark the payment paid in ONE transaction; return the row.
+
+        ``payer_id`` is the provider's id of who paid, for the member look-up after the sale.
 
         Raise ``SettleRefused`` when the sale cannot take this payment, ``StoreError`` when
         the database cannot write right now.
@@ -159,7 +162,8 @@ class PaymentRun:
         delay = self._timing.reverse_interval_s
         while True:
             try:
-                self.record = await self._hooks.settle_payment(self.record, paid.transaction_id)
+                self.record = await self._hooks.settle_payment(self.record, paid.transaction_id,
+                                                               paid.payer_id)
                 return self.record
             except SettleRefused as err:
                 _LOGGER.error("Payment %s paid as %s but the sale was refused (%s); "

@@ -249,7 +249,8 @@ class _NoSale:
     def payment_progress(self, record: PaymentRecord, code: str) -> None:
         _LOGGER.info("Payment %s: %s", record.id, code)
 
-    async def settle_payment(self, record: PaymentRecord, transaction_id: str) -> PaymentRecord:
+    async def settle_payment(self, record: PaymentRecord, transaction_id: str,
+                             payer_id: str | None = None) -> PaymentRecord:
         raise SettleRefused("no open cart for this payment")
 
     async def payment_finished(self, record: PaymentRecord) -> None:

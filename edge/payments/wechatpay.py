@@ -44,6 +44,7 @@ from .transport import HttpLimits, post
 
 _LOGGER = logging.getLogger(__name__)
 _FIELD = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_PAYER = re.compile(r"[A-Za-z0-9_-]{1,128}")   # the payer's openid under our appid
 MAX_FIELDS = 64
 MAX_VALUE = 8192
 
@@ -163,7 +164,8 @@ def _paid(fields: Mapping[str, str], out_trade_no: str, amount_fen: int) -> Paid
     txn = fields.get("transaction_id", "")
     if fields.get("out_trade_no") != out_trade_no or not 0 < len(txn) <= 64:
         raise ProviderGarbage("a success without this order's number or a transaction id")
-    return Paid(txn, _fen(fields, amount_fen))
+    openid = fields.get("openid", "")
+    return Paid(txn, _fen(fields, amount_fen), openid if _PAYER.fullmatch(openid) else None)
 
 
 def read_micropay(body: bytes, key: str, sign_type: str, order: PaymentOrder,

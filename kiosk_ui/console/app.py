@@ -21,7 +21,17 @@ from ..pages import setup_pages
 from ..push import setup_push
 from ..schema import MAX_BODY
 from ..security import security_headers
-from . import admin, dashboard, devices, integrations, sales, session_api, shell, users_api
+from . import (
+    admin,
+    dashboard,
+    devices,
+    guides,
+    integrations,
+    sales,
+    session_api,
+    shell,
+    users_api,
+)
 from .context import CONSOLE_KEY, ConsoleState
 
 PREFIX = shell.PREFIX
@@ -47,6 +57,7 @@ def console_routes() -> list[Route]:
         Route("POST", f"{api}/devices/{{device}}/test", devices.api_test_device, S),
         Route("GET", f"{api}/sales", sales.api_sales, S),
         Route("GET", f"{api}/sales/{{sale}}", sales.api_sale, S),
+        Route("GET", f"{api}/guides", guides.api_guides, S),
         Route("GET", f"{api}/dead-letters", integrations.api_dead_letters, A),
         Route("POST", f"{api}/dead-letters/retry", integrations.api_retry_dead_letter, A),
         Route("POST", f"{api}/dead-letters/retry-all", integrations.api_retry_all_dead_letters,

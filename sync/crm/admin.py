@@ -194,8 +194,23 @@ def _write_member(conn: sqlite3.Connection, d: dict[str, Any], version: int) -> 
                           d["updated_at"]))
 
 
+def _write_coupon_rule(conn: sqlite3.Connection, d: dict[str, Any], version: int) -> None:
+    conn.execute(
+        "INSERT OR REPLACE INTO coupon_rules (id, label, body, active, starts_at, ends_at,"
+        " priority, updated_at, version, deleted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+        (d["id"], d["label"], dumps(d["body"]), int(d["active"]), d["starts_at"], d["ends_at"],
+         d["priority"], d["updated_at"], version))
+
+
+def _write_guide(conn: sqlite3.Connection, d: dict[str, Any], version: int) -> None:
+    conn.execute("INSERT OR REPLACE INTO guides (id, name, active, updated_at, version, deleted)"
+                 " VALUES (?, ?, ?, ?, ?, 0)",
+                 (d["id"], d["name"], int(d["active"]), d["updated_at"], version))
+
+
 WRITERS = {"catalog": _write_product, "promotions": _write_promotion, "coupons": _write_coupon,
-           "members": _write_member}
+           "members": _write_member, "coupon_rules": _write_coupon_rule,
+           "guides": _write_guide}
 
 
 def delete_entity(conn: sqlite3.Connection, stream: str, key: str) -> None:

@@ -1,7 +1,7 @@
 """The CRM's admin API (``/admin/...``), for the chain's staff and for tests: bearer token only.
 
     POST   /admin/pairing-codes                 {"store_id", "device_id"?, "ttl_s"?}
-    GET|PUT|PATCH|DELETE /admin/{products|promotions|coupons|members}/{key}
+    GET|PUT|PATCH|DELETE /admin/{products|promotions|coupons|members|coupon-rules|guides}/{key}
     POST   /admin/members/{id}/adjustments      {"balance", "delta", "reason"}
     GET    /admin/members/{id}/ledger
     PUT    /admin/allowances/{device_key}/{kind}
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 NOUNS = {"products": "catalog", "promotions": "promotions", "coupons": "coupons",
-         "members": "members"}
+         "members": "members", "coupon-rules": "coupon_rules", "guides": "guides"}
 
 
 def add_admin_routes(app: web.Application, crm: Crm) -> None:

@@ -11,12 +11,13 @@ from importlib import resources
 from pathlib import Path
 
 from edge.cart import utc_now
-from edge.seed import seed_demo
+from edge.seed import DEMO_COUPON_RULES, seed_demo
 from edge.store import Migration, Store, apply_migrations, bundled_migrations
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 STREAM_TABLES = {"catalog": "products", "promotions": "promotions", "coupons": "coupons",
-                 "members": "members", "allowances": "allowances"}
+                 "members": "members", "allowances": "allowances",
+                 "coupon_rules": "coupon_rules", "guides": "guides"}
 
 
 def crm_migrations() -> list[Migration]:
@@ -97,6 +98,9 @@ def _copy_demo(src: sqlite3.Connection, conn: sqlite3.Connection) -> None:
         conn.execute("INSERT INTO coupons (code, label, body, valid_from, valid_to, member_id,"
                      " updated_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                      (*row, next_version(conn, "coupons")))
+    for row in src.execute("SELECT id, name, active, updated_at FROM guides ORDER BY id"):
+        conn.execute("INSERT INTO guides (id, name, active, updated_at, version)"
+                     " VALUES (?, ?, ?, ?, ?)", (*row, next_version(conn, "guides")))
     now = utc_now()
     for mid, name, phone, code, tier, points, stored in src.execute(
             "SELECT id, name, phone, member_code, tier, points_balance, stored_value_fen"
@@ -111,6 +115,18 @@ def _copy_demo(src: sqlite3.Connection, conn: sqlite3.Connection) -> None:
                 conn.execute("INSERT INTO member_ledger (entry_id, member_id, balance, delta,"
                              " reason, at) VALUES (?, ?, ?, ?, 'opening balance', ?)",
                              (f"opening:{mid}:{balance}", mid, balance, amount, now))
+
+
+def seed_demo_coupon_rules(conn: sqlite3.Connection) -> bool:
+    """Give the demo's CRM its rules for coupons after payment; False if it has rules."""
+    if conn.execute("SELECT 1 FROM coupon_rules LIMIT 1").fetchone():
+        return False
+    now = utc_now()
+    for rule_id, label, body, priority in DEMO_COUPON_RULES:
+        conn.execute("INSERT INTO coupon_rules (id, label, body, priority, updated_at, version)"
+                     " VALUES (?, ?, ?, ?, ?, ?)", (rule_id, label, dumps(body), priority, now,
+                                                    next_version(conn, "coupon_rules")))
+    return True
 
 
 def dumps(value: object) -> str:

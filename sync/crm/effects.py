@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..events import EventRejected
-from .db import dumps, next_version
+from .db import dumps, new_code_seed, next_version
 
 if TYPE_CHECKING:
     from .ingest import Incoming
@@ -29,6 +29,9 @@ class Effects:
         self._ledger: list[tuple[Any, ...]] = []
         self._balances: dict[tuple[str, str], int] = {}
         self._conflicts: list[tuple[Any, ...]] = []
+
+    def member_created(self, member_id: str) -> None:
+        self._members[member_id] = True
 
     def member_known(self, member_id: str) -> bool:
         known = self._members.get(member_id)
@@ -74,15 +77,22 @@ Applier = Callable[[Effects, "Incoming"], None]
 
 def apply_sale(fx: Effects, inc: Incoming) -> None:
     """Member ledger entries move balances (deltas, never overwrites); coupons are redeemed."""
-    apply_ledger(fx, inc)
+    credit(fx, inc, inc.payload["ledger"])
     for use in inc.payload.get("coupons", ()):
         _redeem(fx, inc, use["code"], use["amount_fen"])
+    guide = inc.payload.get("guide_id")
+    if guide is not None:
+        p = inc.payload
+        fx.conn.execute("INSERT OR IGNORE INTO sale_guides (event_id, sale_id, guide_id,"
+                        " member_id, total_fen, sold_at) VALUES (?, ?, ?, ?, ?, ?)",
+                        (inc.event_id, p["sale_id"], guide, p["member_id"], p["total_fen"],
+                         p["created_at"]))
 
 
-def apply_ledger(fx: Effects, inc: Incoming) -> None:
-    """Move member balances by the event's member ledger entries (a refund's take points back)."""
+def credit(fx: Effects, inc: Incoming, entries: list[dict[str, Any]]) -> None:
+    """Apply member ledger entries (after checking every one: all or none)."""
     deltas = []
-    for entry in inc.payload["ledger"]:
+    for entry in entries:
         kind, member_id, balance = entry["account"].split(":")
         if kind != "member" or balance not in _COLUMN:
             continue
@@ -94,6 +104,11 @@ def apply_ledger(fx: Effects, inc: Incoming) -> None:
         deltas.append((entry["entry_id"], member_id, balance, entry["delta"], entry["reason"]))
     for delta in deltas:
         fx.add_delta(inc, delta)
+
+
+def apply_ledger(fx: Effects, inc: Incoming) -> None:
+    """Move member balances by the event's ledger (a refund's take points back)."""
+    credit(fx, inc, inc.payload["ledger"])
 
 
 def _redeem(fx: Effects, inc: Incoming, code: str, amount_fen: int) -> None:
@@ -112,13 +127,62 @@ def _redeem(fx: Effects, inc: Incoming, code: str, amount_fen: int) -> None:
             "first_redeemed_at": row[1], "amount_fen": amount_fen})
 
 
+def apply_coupon_issued(fx: Effects, inc: Incoming) -> None:
+    """A coupon a device issued after a sale: served to every lane from now on."""
+    p = inc.payload
+    if fx.conn.execute("SELECT 1 FROM coupons WHERE code = ?", (p["code"],)).fetchone():
+        raise EventRejected("coupon_exists", f"coupon {p['code']} already exists")
+    if p["member_id"] is not None and not fx.member_known(p["member_id"]):
+        raise EventRejected("unknown_member", f"member {p['member_id']} is not known to the CRM")
+    fx.conn.execute(
+        "INSERT INTO coupons (code, label, body, valid_from, valid_to, member_id, updated_at,"
+        " version, issued_event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (p["code"], p["label"], dumps(p["body"]), p["valid_from"], p["valid_to"],
+         p["member_id"], fx.now, next_version(fx.conn, "coupons"), inc.event_id))
+
+
+def apply_member_joined(fx: Effects, inc: Incoming) -> None:
+    """Create the member who joined on a kiosk, link their wallet, credit their first sale."""
+    p, conn = inc.payload, fx.conn
+    member_id = p["member_id"]
+    if conn.execute("SELECT 1 FROM members WHERE id = ?", (member_id,)).fetchone():
+        raise EventRejected("member_exists", f"member {member_id} already exists")
+    taken = next((e["entry_id"] for e in p["ledger"] if fx.entry_taken(e["entry_id"])), None)
+    if taken is not None:  # checked before anything is written: a refusal leaves no trace
+        raise EventRejected("duplicate_entry", f"ledger entry {taken} was already applied")
+    conn.execute("INSERT INTO members (id, name, tier, code_seed, updated_at, version)"
+                 " VALUES (?, ?, 'standard', ?, ?, ?)",
+                 (member_id, p["name"], new_code_seed(), fx.now, next_version(conn, "members")))
+    fx.member_created(member_id)
+    linked = conn.execute("SELECT member_id FROM wallet_links WHERE provider = ? AND"
+                          " payer_id = ?", (p["provider"], p["payer_id"])).fetchone()
+    if linked is None:
+        conn.execute("INSERT INTO wallet_links (provider, payer_id, member_id, event_id,"
+                     " linked_at) VALUES (?, ?, ?, ?, ?)",
+                     (p["provider"], p["payer_id"], member_id, inc.event_id, fx.now))
+    else:  # joined twice at once on two lanes: the wallet stays with the first member
+        fx.conflict(inc, "wallet_already_linked", member_id, {"linked_member_id": linked[0]})
+    conn.execute("INSERT INTO member_joins (join_id, member_id, event_id, device_key, lane,"
+                 " consent_version, consented_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                 (p["join_id"], member_id, inc.event_id, fx.device_key, p["lane"],
+                  p["consent_version"], p["consented_at"]))
+    credit(fx, inc, p["ledger"])
+
+
 def _sale_has_effects(inc: Incoming) -> bool:
-    return bool(inc.payload.get("coupons")) or any(
+    return bool(inc.payload.get("coupons")) or "guide_id" in inc.payload or any(
         e["account"].startswith("member:") for e in inc.payload["ledger"])
+
+
+def _always(_inc: Incoming) -> bool:
+    return True
 
 
 # Event types with a meaning at the CRM beyond being stored; add one entry per such type.
 APPLIERS: Mapping[str, tuple[Applier, Callable[[Incoming], bool]]] = {
     "sale.completed": (apply_sale, _sale_has_effects),
     "sale.refunded": (apply_ledger, _sale_has_effects),
+    "coupon.issued": (apply_coupon_issued, _always),
+    "sale.member_attached": (apply_ledger, _always),
+    "member.joined": (apply_member_joined, _always),
 }

@@ -39,6 +39,7 @@ from .admin import AdminError, pair_device
 from .admin_api import add_admin_routes
 from .db import open_crm_store, seed_crm_demo
 from .ingest import Incoming, ingest, parse_push
+from .loyalty_api import add_loyalty_routes
 from .streams import changes_page, parse_cursor
 
 _LOGGER = logging.getLogger(__name__)
@@ -201,6 +202,7 @@ def create_crm_app(crm: Crm) -> web.Application:
     app.router.add_post("/v1/events", push)
     app.router.add_get("/v1/changes", changes)
     add_admin_routes(app, crm)
+    add_loyalty_routes(app, crm)
     return app
 
 

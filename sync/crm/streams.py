@@ -53,6 +53,17 @@ def _allowance(_conn: sqlite3.Connection, r: sqlite3.Row) -> dict[str, Any]:
             "expires_at": r["expires_at"]}
 
 
+def _coupon_rule(_conn: sqlite3.Connection, r: sqlite3.Row) -> dict[str, Any]:
+    return {"id": r["id"], "label": r["label"], "body": json.loads(r["body"]),
+            "active": bool(r["active"]), "starts_at": r["starts_at"], "ends_at": r["ends_at"],
+            "priority": r["priority"], "updated_at": r["updated_at"]}
+
+
+def _guide(_conn: sqlite3.Connection, r: sqlite3.Row) -> dict[str, Any]:
+    return {"id": r["id"], "name": r["name"], "active": bool(r["active"]),
+            "updated_at": r["updated_at"]}
+
+
 # stream -> (table, key column, row maker, rows are per device)
 STREAMS: Mapping[str, tuple[str, str, RowMaker, bool]] = {
     "catalog": ("products", "id", _product, False),
@@ -60,6 +71,8 @@ STREAMS: Mapping[str, tuple[str, str, RowMaker, bool]] = {
     "coupons": ("coupons", "code", _coupon, False),
     "members": ("members", "id", _member, False),
     "allowances": ("allowances", "kind", _allowance, True),
+    "coupon_rules": ("coupon_rules", "id", _coupon_rule, False),
+    "guides": ("guides", "id", _guide, False),
 }
 
 

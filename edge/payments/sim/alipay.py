@@ -120,7 +120,8 @@ class AlipaySimulator(SimServer):
 
     def _trade(self, order: SimOrder) -> dict[str, str]:
         return {"trade_no": order.transaction_id, "out_trade_no": order.out_trade_no,
-                "buyer_logon_id": "138****8000", "total_amount": fen_to_yuan(order.amount_fen),
+                "buyer_logon_id": "138****8000", "buyer_user_id": order.buyer_user_id(self.app_id),
+                "total_amount": fen_to_yuan(order.amount_fen),
                 "receipt_amount": fen_to_yuan(order.charged_fen)}
 
     def _fail(self, method: str, code: str, sub_code: str, sub_msg: str) -> web.Response:

@@ -9,7 +9,9 @@ four digits (``SUFFIX_RULES``, for the demo), else plain success.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
 import json
 import secrets
 from collections.abc import Awaitable, Callable
@@ -35,6 +37,7 @@ class Script:
     delay_s: float = 0.0      # slow: answer after this long
     recalls: int = 0          # reverse answers "call again" (recall=Y) this many times first
     reverse: str = "ok"       # "ok", "timeout" (no answer) or "refuse" (too old to reverse)
+    payer: str | None = None  # who pays: one payer on two codes is one shopper (else a stranger)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Script:
@@ -52,6 +55,10 @@ class Script:
         if not (0 <= script.queries <= 10_000 and 0 <= script.recalls <= 100
                 and 0 <= script.delay_s <= 60):
             raise ValueError("queries, recalls or delay_s out of range")
+        if script.payer is not None and not (
+                isinstance(script.payer, str) and 0 < len(script.payer) <= 32
+                and script.payer.isascii() and script.payer.isalnum()):
+            raise ValueError("payer must be 1-32 letters and digits")
         return script
 
     @property
@@ -83,6 +90,18 @@ class SimOrder:
     reverse_calls: int = 0
     charged_fen: int = 0
     refunded_fen: int = 0
+    payer: str = ""
+
+    def _payer_hash(self, merchant: str) -> bytes:
+        return hashlib.sha256(f"{merchant}:{self.payer}".encode()).digest()
+
+    def openid(self, appid: str) -> str:
+        """WeChat's id of who paid: 28 characters, stable per appid."""
+        return "o" + base64.urlsafe_b64encode(self._payer_hash(appid)).decode()[:27]
+
+    def buyer_user_id(self, app_id: str) -> str:
+        """Alipay's id of who paid: 2088 and 12 digits."""
+        return "2088" + f"{int.from_bytes(self._payer_hash(app_id)[:8], 'big') % 10**12:012d}"
 
     def view(self) -> dict[str, Any]:
         data = asdict(self)
@@ -114,7 +133,8 @@ class OrderBook:
             return "code_used", used
         script = self.script_for(code)
         order = SimOrder(out_trade_no, code, amount_fen, script, "CLOSED",
-                         "4200" + secrets.token_hex(12), recalls_left=script.recalls)
+                         "4200" + secrets.token_hex(12), recalls_left=script.recalls,
+                         payer=script.payer or secrets.token_hex(8))
         self.orders[out_trade_no] = order
         self.used_codes[code] = out_trade_no
         if script.outcome == "userpaying":

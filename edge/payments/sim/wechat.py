@@ -139,7 +139,7 @@ class WeChatPaySimulator(SimServer):
         return self._answer(fields, body)
 
     def _paid(self, order: SimOrder, fields: dict[str, str]) -> dict[str, Any]:
-        return {"result_code": "SUCCESS", "openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
+        return {"result_code": "SUCCESS", "openid": order.openid(self.appid),
                 "is_subscribe": "N", "trade_type": "MICROPAY", "bank_type": "CMC",
                 "fee_type": "CNY", "total_fee": order.amount_fen, "cash_fee": order.amount_fen,
                 "transaction_id": order.transaction_id, "out_trade_no": order.out_trade_no,
