@@ -29,6 +29,7 @@ from sync.dead_letters import DeadLetterQueue as SyncDeadLetters
 from sync.health import SyncState
 
 from .catalog import Catalog
+from .checkout import Checkout
 from .config import Config
 from .errors import EdgeError, SafeModeError
 from .lane import LaneEvent, LaneSession
@@ -89,6 +90,7 @@ class EdgeApp:
         self.http_url: str | None = None
         self.users = Users(self.store, hash_params=config.console.hashing,
                            policy=config.console.login)
+        self.checkout = Checkout(self)  # interventions, receipts and the exit on every lane
         self.console_url: str | None = None
         # Connected by the sync and face parts; the console says "not configured" until then.
         self.dead_letters: DeadLetterQueue | None = SyncDeadLetters(self.store, self.sync)
@@ -105,6 +107,7 @@ class EdgeApp:
         try:
             await self._stack.enter_async_context(self._store_ctx())
             await self._stack.enter_async_context(self._lanes_ctx())
+            await self._stack.enter_async_context(self._checkout_ctx())
             await self._stack.enter_async_context(self._payments_ctx())
             await self._stack.enter_async_context(self._sync_ctx())
             await self._stack.enter_async_context(self._devices_ctx())
@@ -163,6 +166,14 @@ class EdgeApp:
             for lane in self.lanes.values():
                 await lane.restore()
         yield
+
+    @asynccontextmanager
+    async def _checkout_ctx(self) -> AsyncIterator[None]:
+        async with self.checkout.running(self._spawn):
+            try:
+                yield
+            finally:
+                await self._cancel_tasks("checkout:")
 
     @asynccontextmanager
     async def _payments_ctx(self) -> AsyncIterator[None]:

@@ -11,7 +11,7 @@ import dataclasses
 import datetime as dt
 import logging
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +20,7 @@ from drivers.base import WeightReading
 from .cart import Cart, CartLine, new_id, utc_now
 from .catalog import Catalog, Member
 from .errors import LaneError, SaleRefused, StoreError
+from .lane_hooks import LaneHooks
 from .payments.flow import SettleRefused
 from .payments.messages import both, shopper_text
 from .payments.records import PaymentRecord, advance
@@ -127,6 +128,8 @@ class LaneSession:
         # The sync state shown on the lane's screen; EdgeApp points it at its sync client.
         self.sync_view: Callable[[], dict[str, str]] = lambda: {
             "state": "offline", "reason": "sync is not running"}
+        # Self-checkout security (interventions, bagging scale, receipts, exit): see lane_hooks.
+        self.hooks = LaneHooks()
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -165,16 +168,19 @@ class LaneSession:
         self._observers.append(observer)
 
     def weight(self, reading: WeightReading) -> None:
-        """Keep the latest reading of the lane's scale (the bagging checks will read it)."""
+        """Keep the latest reading of the lane's scale and hand it to the bagging checks."""
         self.last_weight = reading
+        self.hooks.weight(reading)
 
     # -- scans --------------------------------------------------------------------------
 
     async def handle_scan(self, scan: RoutedScan, scan_id: str | None = None) -> LaneEvent:
         """Apply one routed scan to the cart and return what happened."""
         async with self._lock:
+            follow: list[LaneEvent] = []
             try:
-                event = self._paying_refusal(scan) or await self._dispatch(scan)
+                event = self._paying_refusal(scan) or await self.hooks.scan(
+                    scan, self._dispatch, follow)
             except StoreError as err:
                 event = LaneEvent("store_error", str(err), ok=False)
             except LaneError as err:
@@ -183,6 +189,8 @@ class LaneSession:
             if event.code == "payment_started":
                 self._payment_scan_id = scan_id  # its later events answer the same scan
             self._publish(event)
+            for extra in follow:
+                self._publish(dataclasses.replace(extra, scan_id=scan_id))
             return event
 
     async def _dispatch(self, scan: RoutedScan) -> LaneEvent:  # noqa: PLR0911 - one per kind
@@ -260,27 +268,36 @@ class LaneSession:
     async def set_quantity(self, line_id: str, qty: int) -> LaneEvent:
         async with self._lock:
             self._refuse_while_paying()
+            self.hooks.check_unlocked()
             try:
                 cart = self.cart.with_quantity(line_id, qty)
             except KeyError:
                 raise LaneError(f"no line {line_id} in the cart") from None
+            old = self.cart
             await self._commit(cart)
-            return self._publish(LaneEvent("quantity_changed", f"line {line_id} now {qty}"))
+            event = self._publish(LaneEvent("quantity_changed", f"line {line_id} now {qty}"))
+            self._publish_all(await self.hooks.cart_changed(old, cart))
+            return event
 
     async def remove_line(self, line_id: str) -> LaneEvent:
         async with self._lock:
             self._refuse_while_paying()
+            self.hooks.check_unlocked()
             try:
                 cart = self.cart.without_line(line_id)
             except KeyError:
                 raise LaneError(f"no line {line_id} in the cart") from None
+            old = self.cart
             await self._commit(cart)
-            return self._publish(LaneEvent("line_removed", f"line {line_id} removed"))
+            event = self._publish(LaneEvent("line_removed", f"line {line_id} removed"))
+            self._publish_all(await self.hooks.cart_changed(old, cart))
+            return event
 
     async def void(self, reason: str = "voided") -> LaneEvent:
         """Throw the whole cart away, leaving an audit event for the CRM."""
         async with self._lock:
             self._refuse_while_paying()
+            self.hooks.check_unlocked()
             old, fresh = self.cart, Cart.open(self.lane_id)
             if old.empty:
                 raise LaneError("the cart is already empty")
@@ -294,12 +311,15 @@ class LaneSession:
             await self._store.write(write)
             self.cart = fresh
             await self._reprice()
-            return self._publish(LaneEvent("cart_voided", f"cart voided: {reason}"))
+            event = self._publish(LaneEvent("cart_voided", f"cart voided: {reason}"))
+            self._publish_all(await self.hooks.cart_changed(old, fresh))
+            return event
 
     async def suspend(self) -> str:
         """Park the cart for later; return the id to resume it with."""
         async with self._lock:
             self._refuse_while_paying()
+            self.hooks.check_unlocked()
             old, fresh = self.cart, Cart.open(self.lane_id)
             if old.empty:
                 raise LaneError("nothing to suspend")
@@ -315,6 +335,7 @@ class LaneSession:
             await self._reprice()
             self._publish(LaneEvent("cart_suspended", f"cart suspended as {suspended_id}",
                                     data={"suspended_id": suspended_id}))
+            self._publish_all(await self.hooks.cart_changed(old, fresh))
             return suspended_id
 
     async def resume(self, suspended_id: str) -> LaneEvent:
@@ -334,10 +355,13 @@ class LaneSession:
                 conn.execute("DELETE FROM suspended_carts WHERE id = ?", (suspended_id,))
                 _save_cart(conn, cart)
 
+            previous = self.cart
             await self._store.write(write)
             self.cart = cart
             await self._reprice()
-            return self._publish(LaneEvent("cart_resumed", f"cart {suspended_id} resumed"))
+            event = self._publish(LaneEvent("cart_resumed", f"cart {suspended_id} resumed"))
+            self._publish_all(await self.hooks.cart_changed(previous, cart))
+            return event
 
     # -- payment ------------------------------------------------------------------------
 
@@ -345,6 +369,10 @@ class LaneSession:
         """Commit the sale in one transaction; on any failure the cart is left intact."""
         async with self._lock:
             self._refuse_while_paying()
+            refusal = await self.hooks.before_payment()
+            if refusal is not None:
+                self._publish(refusal)
+                raise LaneError(refusal.message)
             cart, priced = self.cart, self.priced
             try:
                 plan = plan_sale(cart, priced, tenders, fen_per_point=self._fen_per_point)
@@ -366,9 +394,10 @@ class LaneSession:
         self.priced = PricedCart((), (), 0, 0, 0)
         _LOGGER.info("Lane %s: sale %s receipt %d total %d fen", self.lane_id,
                      sale.sale_id, receipt_no, sale.total_fen)
+        extra = self.hooks.sale_committed(sale, plan)
         self._publish(LaneEvent("sale_completed", f"receipt {receipt_no}", data={
             "sale_id": sale.sale_id, "receipt_no": receipt_no, "total_fen": sale.total_fen,
-            "change_fen": sale.change_fen, "points_earned": sale.points_earned}))
+            "change_fen": sale.change_fen, "points_earned": sale.points_earned, **extra}))
         return sale
 
     async def pay_cash(self, tendered_fen: int) -> CompletedSale:
@@ -483,6 +512,34 @@ class LaneSession:
         return price_cart([line.pricing_input() for line in cart.lines], promotions,
                           is_member=cart.member is not None, now=dt.datetime.now(dt.UTC))
 
+    # -- attendant and receipts (edge.interventions does the work) ------------------------
+
+    async def call_attendant(self, reason_text: str = "") -> LaneEvent:
+        """The shopper asks for help: the lane locks until an attendant comes."""
+        async with self._lock:
+            return self._publish_all(await self.hooks.call_attendant(reason_text))
+
+    async def clear_intervention(self, badge_or_pin: str, kind: str, *,
+                                 address: str | None = None) -> LaneEvent:
+        """Clear the current intervention with a badge (``kind="badge"``) or a PIN."""
+        async with self._lock:
+            return self._publish_all(await self.hooks.clear_intervention(
+                badge_or_pin, kind, address=address))
+
+    async def reprint(self, sale_id: str, actor: str = "lane") -> LaneEvent:
+        """Print a sale's receipt again (audited); the lane keeps selling meanwhile."""
+        return self._publish_all(await self.hooks.reprint(sale_id, actor))
+
+    async def run_hook(self, step: Callable[[], Awaitable[list[LaneEvent]]]) -> None:
+        """Run a checkout step (a timer, a weight, a print result) under the lane's lock."""
+        async with self._lock:
+            self._publish_all(await step())
+
+    def _publish_all(self, events: Sequence[LaneEvent]) -> LaneEvent:
+        for event in events:
+            self._publish(event)
+        return events[-1] if events else LaneEvent("nothing", "nothing happened")
+
     def report(self, event: LaneEvent) -> LaneEvent:
         """Show an event that happened outside the cart (e.g. the store refused the scan)."""
         return self._publish(event)
@@ -529,8 +586,10 @@ class LaneSession:
             "payment": None if self.payment is None else self.payment.view(),
             "last_sale": None if self.last_sale is None else {
                 "sale_id": self.last_sale.sale_id, "receipt_no": self.last_sale.receipt_no,
-                "total_fen": self.last_sale.total_fen, "change_fen": self.last_sale.change_fen},
+                "total_fen": self.last_sale.total_fen, "change_fen": self.last_sale.change_fen,
+                **self.hooks.sale_view(self.last_sale.sale_id)},
             "sync": self.sync_view(),
+            **self.hooks.view(),
         }
 
 
