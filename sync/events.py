@@ -14,7 +14,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .schema import DELTA, FEN, ID, NAME, DateTime, Int, List, Nullable, Obj, Schema, SchemaError
+from .schema import (
+    DELTA,
+    FEN,
+    ID,
+    NAME,
+    AnyObj,
+    DateTime,
+    Int,
+    List,
+    Nullable,
+    Obj,
+    Schema,
+    SchemaError,
+)
 from .schema import Str as S
 
 LEDGER_ACCOUNT = r"[a-z_]{1,16}:[A-Za-z0-9_.-]{1,64}:[a-z_]{1,24}"
@@ -132,6 +145,23 @@ FACE_CONSENT_WITHDRAWN = Obj({
     "withdrawn_at": DateTime(),
 })
 
+INTERVENTION_REASONS = ("age_restricted", "weight_mismatch", "unexpected_weight",
+                        "item_removed", "unknown_item", "quantity_limit", "rescan_audit",
+                        "attendant_called")
+
+INTERVENTION_CLEARED = Obj({
+    "intervention_id": ID,
+    "lane": S(32),
+    "cart_id": ID,
+    "reason": S(32, enum=INTERVENTION_REASONS),
+    "raised_at": DateTime(),
+    "cleared_at": DateTime(),
+    "cleared_by": S(128, description="the console user whose badge or PIN cleared it"),
+    "method": S(8, enum=("badge", "pin")),
+    "detail": AnyObj(32, description="what raised it: the item, grams measured and expected"),
+    "outcome": AnyObj(32, description="what the attendant did: items rescanned, ..."),
+})
+
 EVENT_TYPES: Mapping[str, EventType] = {
     "sale.completed": EventType("a sale committed at a lane, with its lines, tenders and "
                                 "balance deltas", SALE_COMPLETED, _sale_rules),
@@ -142,6 +172,10 @@ EVENT_TYPES: Mapping[str, EventType] = {
     "face.consent_withdrawn": EventType(
         "a member withdrew face consent, or store IT deleted their face data: every holder "
         "of the member's templates deletes them", FACE_CONSENT_WITHDRAWN),
+    "intervention.cleared": EventType(
+        "an attendant cleared a self-checkout intervention (age check, bagging-area weight, "
+        "unknown item, quantity limit, random rescan, call for help) with a badge or PIN",
+        INTERVENTION_CLEARED),
 }
 
 

@@ -30,7 +30,7 @@ from .schema import (
 
 IDENT = Str(32, pattern=r"[A-Za-z0-9_-]+")
 CURSOR = Str(128, min_len=0, pattern=r"[A-Za-z0-9._-]*")
-STREAM_NAMES = ("catalog", "promotions", "coupons", "members", "allowances")
+STREAM_NAMES = ("catalog", "promotions", "coupons", "members", "allowances", "exit_keys")
 
 # A push body is NDJSON: one line per event (EVENT_ENVELOPE, "payload" last), or per event
 # the edge cannot send at all (dead-lettered there; the CRM records it as rejected so its
@@ -95,9 +95,16 @@ STREAM_ROWS: Mapping[str, Schema] = {
         "kind": Str(32, enum=("stored_value",)), "limit_fen": FEN, "per_transaction_fen": FEN,
         "granted_at": DateTime(), "expires_at": Nullable(DateTime()),
     }),
+    "exit_keys": Obj({
+        "key_id": Str(8, min_len=8, pattern=r"[A-Za-z0-9_-]{8}"),
+        "public_key": Str(43, min_len=43, pattern=r"[A-Za-z0-9_-]{43}",
+                          description="base64url of a raw 32-byte Ed25519 public key that "
+                          "signs scan-and-go exit tokens"),
+        "created_at": DateTime(),
+    }),
 }
 STREAM_KEYS = {"catalog": "id", "promotions": "id", "coupons": "code", "members": "id",
-               "allowances": "kind"}
+               "allowances": "kind", "exit_keys": "key_id"}
 
 CHANGE = Obj({
     "op": Str(8, enum=("upsert", "delete")),

@@ -53,6 +53,10 @@ def _allowance(_conn: sqlite3.Connection, r: sqlite3.Row) -> dict[str, Any]:
             "expires_at": r["expires_at"]}
 
 
+def _exit_key(_conn: sqlite3.Connection, r: sqlite3.Row) -> dict[str, Any]:
+    return {"key_id": r["key_id"], "public_key": r["public_key"], "created_at": r["created_at"]}
+
+
 # stream -> (table, key column, row maker, rows are per device)
 STREAMS: Mapping[str, tuple[str, str, RowMaker, bool]] = {
     "catalog": ("products", "id", _product, False),
@@ -60,6 +64,7 @@ STREAMS: Mapping[str, tuple[str, str, RowMaker, bool]] = {
     "coupons": ("coupons", "code", _coupon, False),
     "members": ("members", "id", _member, False),
     "allowances": ("allowances", "kind", _allowance, True),
+    "exit_keys": ("exit_keys", "key_id", _exit_key, False),
 }
 
 
