@@ -142,10 +142,13 @@ class ExitStation(LaneHooks):
         await self.services.store.write(lambda conn: record_audit(
             conn, "exit", "exit.refused", f"lane:{self.lane.lane_id}",
             {"reason": err.reason, "sale_id": sale_id}))
-        texts = message_data(f"exit_{err.reason}")
-        self.result = {"state": "refused", "reason": err.reason, "sale_id": sale_id, **texts}
-        return event("exit_refused", f"exit_{err.reason}", ok=False, reason=err.reason,
-                     sale_id=sale_id)
+        # What an unverified token claims is not shown as if it were true.
+        trusted = err.claims is not None and err.reason not in ("unknown_key", "bad_signature")
+        sale = {"sale_id": sale_id, "item_count": err.claims.item_count,
+                "amount_fen": err.claims.amount_fen} if trusted and err.claims else {}
+        self.result = {"state": "refused", "reason": err.reason, **sale,
+                       **message_data(f"exit_{err.reason}")}
+        return event("exit_refused", f"exit_{err.reason}", ok=False, reason=err.reason, **sale)
 
     # -- the check ---------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from aiohttp import web
 from edge import __version__
 from edge.metrics import CONTENT_TYPE
 
+from .checkout_web import setup_checkout
 from .errors import error_middleware
 from .pages import setup_pages
 from .push import push_socket, setup_push
@@ -51,6 +52,7 @@ def create_web_app(edge: EdgeApp) -> web.Application:
     app.router.add_get("/ws/lanes/{lane}", lane_socket)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
+    setup_checkout(app, edge)   # the attendant's view, the exit page, attendant and receipt APIs
     app.router.add_static("/static", str(resources.files("kiosk_ui").joinpath("static")))
     return app
 
