@@ -8,6 +8,7 @@ answers the attendant's view and the console.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -24,6 +25,7 @@ from .exit_station import ExitStation
 from .exit_tokens import key_id
 from .interventions import CheckoutServices, LaneGuard
 from .lane_hooks import LaneHooks
+from .learned_weights import all_learned
 from .receipt_desk import ReceiptDesk
 from .sales import OutboxIdentity
 
@@ -107,6 +109,27 @@ class Checkout:
                                 "total_fen": lane.priced.total_fen})
         waiting.sort(key=lambda w: w["interventions"][0]["raised_at"])
         return {"lanes": waiting}
+
+    async def recent_interventions(self, limit: int = 50) -> list[dict[str, Any]]:
+        """Return interventions newest first, with who cleared them and how (the console)."""
+        rows = await self._app.store.fetchall(
+            "SELECT id, lane, reason, detail, raised_at, cleared_at, cleared_by, method, outcome"
+            " FROM interventions ORDER BY raised_at DESC, rowid DESC LIMIT ?",
+            (max(1, min(limit, 500)),))
+        return [{**dict(r), "detail": json.loads(r["detail"]),
+                 "outcome": json.loads(r["outcome"]) if r["outcome"] else None} for r in rows]
+
+    async def unprinted_receipts(self, limit: int = 50) -> list[dict[str, Any]]:
+        """Return receipts that are not on paper (failed, in doubt, no printer), newest first."""
+        rows = await self._app.store.fetchall(
+            "SELECT r.sale_id, r.lane, s.receipt_no, s.total_fen, r.state, r.message,"
+            " r.reprints, r.updated_at FROM receipts r JOIN sales s ON s.id = r.sale_id"
+            " WHERE r.state <> 'printed' ORDER BY r.updated_at DESC LIMIT ?",
+            (max(1, min(limit, 500)),))
+        return [dict(r) for r in rows]
+
+    async def learned_weights(self) -> list[dict[str, Any]]:
+        return await all_learned(self._app.store, self._app.config.checkout)
 
     async def reprint(self, sale_id: str, actor: str) -> dict[str, Any]:
         """Print a sale's receipt again from the console (audited)."""

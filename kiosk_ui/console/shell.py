@@ -30,6 +30,7 @@ PAGES = (
     PageDef("dashboard", "nav.dashboard", Role.CASHIER),
     PageDef("devices", "nav.devices", Role.SUPERVISOR),
     PageDef("transactions", "nav.transactions", Role.SUPERVISOR),
+    PageDef("checkout", "nav.checkout", Role.SUPERVISOR),
     PageDef("dead-letters", "nav.dead_letters", Role.IT_ADMIN),
     PageDef("face-consents", "nav.face_consents", Role.IT_ADMIN),
     PageDef("users", "nav.users", Role.IT_ADMIN),

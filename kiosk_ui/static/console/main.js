@@ -9,6 +9,7 @@ const PAGES = {
   dashboard: "./pages/dashboard.js",
   devices: "./pages/devices.js",
   transactions: "./pages/transactions.js",
+  checkout: "./pages/checkout.js",
   "dead-letters": "./pages/dead_letters.js",
   "face-consents": "./pages/face_consents.js",
   users: "./pages/users.js",
