@@ -11,7 +11,7 @@ import dataclasses
 import datetime as dt
 import logging
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from drivers.base import WeightReading
@@ -21,6 +21,7 @@ from .catalog import Catalog, Member
 from .errors import LaneError, SaleRefused, StoreError
 from .lane_base import Written
 from .lane_events import LaneEvent as LaneEvent  # noqa: PLC0414 - edge.lane.LaneEvent stays
+from .lane_hooks import LaneHooks
 from .lane_loyalty import LoyaltyLane
 from .loyalty_config import LoyaltyConfig, LoyaltySettings
 from .payments.flow import SettleRefused
@@ -121,6 +122,8 @@ class LaneSession(LoyaltyLane):
             "state": "offline", "reason": "sync is not running"}
         self._init_loyalty(loyalty or LoyaltySettings(LoyaltyConfig(fen_per_point)),
                            coupon_prefix)
+        # Self-checkout security (interventions, bagging scale, receipts, exit): see lane_hooks.
+        self.hooks = LaneHooks()
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -159,17 +162,19 @@ class LaneSession(LoyaltyLane):
         self._observers.append(observer)
 
     def weight(self, reading: WeightReading) -> None:
-        """Keep the latest reading of the lane's scale (the bagging checks will read it)."""
+        """Keep the latest reading of the lane's scale and hand it to the bagging checks."""
         self.last_weight = reading
+        self.hooks.weight(reading)
 
     # -- scans --------------------------------------------------------------------------
 
     async def handle_scan(self, scan: RoutedScan, scan_id: str | None = None) -> LaneEvent:
         """Apply one routed scan to the cart and return what happened."""
         async with self._lock:
+            follow: list[LaneEvent] = []
             try:
                 event = (self._gate(scan) or self._paying_refusal(scan)
-                         or await self._dispatch(scan))
+                         or await self.hooks.scan(scan, self._dispatch, follow))
             except StoreError as err:
                 event = LaneEvent("store_error", str(err), ok=False)
             except LaneError as err:
@@ -178,6 +183,8 @@ class LaneSession(LoyaltyLane):
             if event.code == "payment_started":
                 self._payment_scan_id = scan_id  # its later events answer the same scan
             self._publish(event)
+            for extra in follow:
+                self._publish(dataclasses.replace(extra, scan_id=scan_id))
             return event
 
     async def _dispatch(self, scan: RoutedScan) -> LaneEvent:  # noqa: PLR0911, PLR0912
@@ -269,18 +276,23 @@ class LaneSession(LoyaltyLane):
         """Apply ``edit`` (a pure cart change; KeyError: no such line) and announce ``event``."""
         async with self._lock:
             self._refuse_while_paying()
+            self.hooks.check_unlocked()
             try:
                 cart = edit(self.cart)
             except KeyError as err:
                 raise LaneError(f"no line {err.args[0] if err.args else ''} in the cart"
                                 ) from None
+            old = self.cart
             await self._commit(cart, record=record)
-            return self._publish(event)
+            published = self._publish(event)
+            self._publish_all(await self.hooks.cart_changed(old, cart))
+            return published
 
     async def void(self, reason: str = "voided", *, record: Recorder | None = None) -> LaneEvent:
         """Throw the whole cart away, leaving an audit event for the CRM."""
         async with self._lock:
             self._refuse_while_paying()
+            self.hooks.check_unlocked()
             old, fresh = self.cart, Cart.open(self.lane_id)
             if old.empty:
                 raise LaneError("the cart is already empty")
@@ -296,12 +308,15 @@ class LaneSession(LoyaltyLane):
             await self._store.write(write)
             self.cart = fresh
             await self._reprice()
-            return self._publish(LaneEvent("cart_voided", f"cart voided: {reason}"))
+            event = self._publish(LaneEvent("cart_voided", f"cart voided: {reason}"))
+            self._publish_all(await self.hooks.cart_changed(old, fresh))
+            return event
 
     async def suspend(self) -> str:
         """Park the cart for later; return the id to resume it with."""
         async with self._lock:
             self._refuse_while_paying()
+            self.hooks.check_unlocked()
             old, fresh = self.cart, Cart.open(self.lane_id)
             if old.empty:
                 raise LaneError("nothing to suspend")
@@ -317,6 +332,7 @@ class LaneSession(LoyaltyLane):
             await self._reprice()
             self._publish(LaneEvent("cart_suspended", f"cart suspended as {suspended_id}",
                                     data={"suspended_id": suspended_id}))
+            self._publish_all(await self.hooks.cart_changed(old, fresh))
             return suspended_id
 
     async def resume(self, suspended_id: str) -> LaneEvent:
@@ -335,10 +351,13 @@ class LaneSession(LoyaltyLane):
                 conn.execute("DELETE FROM suspended_carts WHERE id = ?", (suspended_id,))
                 _save_cart(conn, cart)
 
+            previous = self.cart
             await self._store.write(write)
             self.cart = cart
             await self._reprice()
-            return self._publish(LaneEvent("cart_resumed", f"cart {suspended_id} resumed"))
+            event = self._publish(LaneEvent("cart_resumed", f"cart {suspended_id} resumed"))
+            self._publish_all(await self.hooks.cart_changed(previous, cart))
+            return event
 
     # -- payment ------------------------------------------------------------------------
 
@@ -346,6 +365,10 @@ class LaneSession(LoyaltyLane):
         """Commit the sale in one transaction; on any failure the cart is left intact."""
         async with self._lock:
             self._refuse_while_paying()
+            refusal = await self.hooks.before_payment()
+            if refusal is not None:
+                self._publish(refusal)
+                raise LaneError(refusal.message)
             cart, priced = self.cart, self.priced
             try:
                 plan = self._plan_sale(cart, priced, tenders)
@@ -375,9 +398,10 @@ class LaneSession(LoyaltyLane):
         self.priced = PricedCart((), (), 0, 0, 0)
         _LOGGER.info("Lane %s: sale %s receipt %d total %d fen", self.lane_id,
                      sale.sale_id, receipt_no, sale.total_fen)
+        extra = self.hooks.sale_committed(sale, plan)
         self._publish(LaneEvent("sale_completed", f"receipt {receipt_no}", data={
             "sale_id": sale.sale_id, "receipt_no": receipt_no, "total_fen": sale.total_fen,
-            "change_fen": sale.change_fen, **loyalty}))
+            "change_fen": sale.change_fen, **loyalty, **extra}))
         return sale
 
     async def pay_cash(self, tendered_fen: int) -> CompletedSale:
@@ -525,6 +549,34 @@ class LaneSession(LoyaltyLane):
                             now=dt.datetime.now(dt.UTC))
         return await self._coupon_step(cart, lines, priced)
 
+    # -- attendant and receipts (edge.interventions does the work) ------------------------
+
+    async def call_attendant(self, reason_text: str = "") -> LaneEvent:
+        """The shopper asks for help: the lane locks until an attendant comes."""
+        async with self._lock:
+            return self._publish_all(await self.hooks.call_attendant(reason_text))
+
+    async def clear_intervention(self, badge_or_pin: str, kind: str, *,
+                                 address: str | None = None) -> LaneEvent:
+        """Clear the current intervention with a badge (``kind="badge"``) or a PIN."""
+        async with self._lock:
+            return self._publish_all(await self.hooks.clear_intervention(
+                badge_or_pin, kind, address=address))
+
+    async def reprint(self, sale_id: str, actor: str = "lane") -> LaneEvent:
+        """Print a sale's receipt again (audited); the lane keeps selling meanwhile."""
+        return self._publish_all(await self.hooks.reprint(sale_id, actor))
+
+    async def run_hook(self, step: Callable[[], Awaitable[list[LaneEvent]]]) -> None:
+        """Run a checkout step (a timer, a weight, a print result) under the lane's lock."""
+        async with self._lock:
+            self._publish_all(await step())
+
+    def _publish_all(self, events: Sequence[LaneEvent]) -> LaneEvent:
+        for event in events:
+            self._publish(event)
+        return events[-1] if events else LaneEvent("nothing", "nothing happened")
+
     def report(self, event: LaneEvent) -> LaneEvent:
         """Show an event that happened outside the cart (e.g. the store refused the scan)."""
         return self._publish(event)
@@ -570,9 +622,10 @@ class LaneSession(LoyaltyLane):
             "last_sale": None if self.last_sale is None else {
                 "sale_id": self.last_sale.sale_id, "receipt_no": self.last_sale.receipt_no,
                 "total_fen": self.last_sale.total_fen, "change_fen": self.last_sale.change_fen,
-                **self.last_loyalty},
+                **self.last_loyalty, **self.hooks.sale_view(self.last_sale.sale_id)},
             "sync": self.sync_view(),
             **{key: view() for key, view in self.views.items()},
+            **self.hooks.view(),
         }
 
 

@@ -23,6 +23,7 @@ from edge import __version__
 from edge.metrics import CONTENT_TYPE
 
 from . import cashier_api, cashier_money, cashier_page, screens
+from .checkout_web import checkout_routes, setup_checkout
 from .errors import error_middleware
 from .loyalty_api import loyalty_routes
 from .pages import setup_pages
@@ -79,6 +80,8 @@ def kiosk_routes() -> list[SiteRoute]:
         *screens.screen_routes(),
         # Members, coupons, points and stored value (docs/loyalty.md):
         *loyalty_routes(lambda request: request.app[EDGE_KEY], _lane),
+        # Self-checkout: attendant, exit station, receipts (docs/checkout.md):
+        *checkout_routes(),
     ]
 
 
@@ -92,6 +95,7 @@ def create_web_app(edge: EdgeApp) -> web.Application:
     add_site_routes(app, kiosk_routes())
     add_site_static(app, "/static", str(resources.files("kiosk_ui").joinpath("static")))
     screens.setup_screens(app, edge)
+    setup_checkout(app, edge)  # the attendant view's live feed
     return app
 
 
