@@ -10,7 +10,7 @@ from playwright.async_api import Browser, expect
 from tests.browser import PageWatch, console_client, screenshot
 from tests.checkout_support import ATTENDANT, Recorder, config_path, running, scan, staff
 from tests.fake_printer import FakePrinter
-from tests.helpers import BEER, WATER
+from tests.helpers import BEER, WATER, staff_lane
 
 
 async def test_supervisors_see_interventions_and_reprint_admins_give_badges(
@@ -18,6 +18,7 @@ async def test_supervisors_see_interventions_and_reprint_admins_give_badges(
     printer = await FakePrinter(paper="out").start()
     try:
         async with running(config_path(tmp_path, printer_port=printer.port)) as app:
+            await staff_lane(app, "2")  # a staffed lane sells once a cashier is in
             badges = await staff(app)
             await scan(app, BEER)
             await scan(app, f"BADGE:{badges['supervisor']}")

@@ -15,7 +15,7 @@ from edge.errors import LaneError
 from edge.seed import gtin13
 from sync.events import check_payload
 from tests.checkout_support import ATTENDANT, PIN, Recorder, config_path, running, scan, staff
-from tests.helpers import BEER, CHIPS, MILK, WATER
+from tests.helpers import BEER, CHIPS, MILK, WATER, staff_lane
 
 UNKNOWN = gtin13("690999999999")
 WECHAT_CODE = "134567890123456789"
@@ -180,6 +180,7 @@ async def test_age_is_checked_once_per_cart_and_again_for_the_next(tmp_path: Pat
 
 async def test_a_staffed_lane_checks_age_but_not_unknown_items(tmp_path: Path) -> None:
     async with running(config_path(tmp_path)) as app:
+        await staff_lane(app, "2")  # a staffed lane sells once a cashier is in
         recorder = Recorder(app, "2")
         assert (await scan(app, UNKNOWN, lane="2")).code == "item_not_found"
         assert not app.lanes["2"].snapshot()["locked"]

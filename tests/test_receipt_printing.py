@@ -15,7 +15,7 @@ from drivers.receipt import drawer_kick
 from edge.ereceipt import verify_url
 from tests.checkout_support import TEMPLATE, Recorder, config_path, running, scan
 from tests.fake_printer import FakePrinter
-from tests.helpers import CHIPS, WATER, Daemon
+from tests.helpers import CHIPS, WATER, Daemon, staff_lane
 
 TOTAL = "合计 Total".encode("gb18030")
 
@@ -34,6 +34,7 @@ def receipts(fake: FakePrinter) -> list[bytes]:
 async def test_a_cash_sale_opens_the_drawer_once_and_prints_the_receipt(
         tmp_path: Path, printer: FakePrinter) -> None:
     async with running(config_path(tmp_path, printer_port=printer.port)) as app:
+        await staff_lane(app, "2")  # a staffed lane sells once a cashier is in
         recorder = Recorder(app, "2")
         await scan(app, WATER, lane="2")
         await scan(app, CHIPS, lane="2")
@@ -68,6 +69,7 @@ async def test_paper_out_is_shown_the_sale_stands_and_a_reprint_prints(
         tmp_path: Path, printer: FakePrinter) -> None:
     printer.paper = "out"
     async with running(config_path(tmp_path, printer_port=printer.port)) as app:
+        await staff_lane(app, "2")  # a staffed lane sells once a cashier is in
         recorder = Recorder(app, "2")
         lane = app.lanes["2"]
         await scan(app, WATER, lane="2")
@@ -95,6 +97,7 @@ async def test_paper_out_is_shown_the_sale_stands_and_a_reprint_prints(
 
 async def test_a_lane_without_a_printer_says_so(tmp_path: Path) -> None:
     async with running(config_path(tmp_path)) as app:
+        await staff_lane(app, "2")  # a staffed lane sells once a cashier is in
         recorder = Recorder(app, "2")
         await scan(app, WATER, lane="2")
         await app.lanes["2"].pay_cash(500)
