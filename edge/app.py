@@ -91,7 +91,7 @@ class EdgeApp:
                                observe_push=self.metrics.sync_push_seconds.observe)
         self.metrics.bind(self)
         for lane in self.lanes.values():
-            lane.observe(self._count)
+            lane.observe(self.metrics.count_lane_event)
         crm = SyncCrmLink(self.sync, config.members.wallet_lookup_timeout_ms / 1000)
         for lane in self.lanes.values():
             lane.sync_view = self.sync.state.as_dict
@@ -374,13 +374,6 @@ class EdgeApp:
             before = loop.time()
             await asyncio.sleep(0.25)
             self.loop_lag_s = max(0.0, loop.time() - before - 0.25)
-
-    def _count(self, lane_id: str, event: LaneEvent) -> None:
-        if event.code == "sale_completed":
-            self.metrics.sales.labels(lane_id).inc()
-            self.metrics.sales_fen.labels(lane_id).inc(event.data.get("total_fen", 0))
-        elif event.code == "sale_refused":
-            self.metrics.sales_refused.labels(lane_id).inc()
 
     async def health(self) -> tuple[bool, dict[str, Any]]:
         """Check the store takes a durable write and the loop is not stalled."""

@@ -9,6 +9,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
+
 from drivers.sim_scale import send_weight
 from edge.app import EdgeApp
 from edge.config import load_config
@@ -135,3 +138,12 @@ class Recorder:
 
     def snapshot(self) -> dict[str, Any]:
         return self._lane.snapshot()
+
+
+async def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Return every sample of the daemon's ``/metrics`` by (name, sorted labels)."""
+    async with aiohttp.ClientSession() as session, session.get(f"{url}/metrics") as resp:
+        assert resp.status == 200
+        text = await resp.text()
+    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(text) for sample in family.samples}

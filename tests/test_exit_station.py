@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from edge.app import EdgeApp
 from edge.exit_tokens import ExitClaims, key_id, sign_token
 from edge.sales import CompletedSale
-from tests.checkout_support import config_path, running, scan, staff
+from tests.checkout_support import config_path, running, scan, scrape, staff
 from tests.helpers import CHIPS, MILK, WATER
 from tests.sync_helpers import (
     admin_of,
@@ -84,6 +84,13 @@ async def test_a_token_passes_once_and_each_refusal_names_its_reason(station: Ed
     # A kiosk does not let anyone out.
     elsewhere = await scan(station, token(), lane="1")
     assert (elsewhere.code, elsewhere.data["reason"]) == ("exit_refused", "not_exit")
+    assert station.http_url is not None
+    figures = await scrape(station.http_url)
+    exits = {labels: value for (name, labels), value in figures.items()
+             if name == "storeedge_exits_total"}
+    assert exits[(("lane", "9"), ("outcome", "passed"), ("reason", ""))] == 1.0
+    assert exits[(("lane", "9"), ("outcome", "refused"), ("reason", "already_used"))] == 1.0
+    assert sum(exits.values()) == 10   # 1 passed, 7 refused tokens, 1 not a token, 1 at a kiosk
 
 
 @pytest.mark.parametrize("rate", [0.0, 0.3, 1.0])
