@@ -126,7 +126,7 @@ async def prepared(edge: EdgeApp, client: Client) -> str:
 
 
 def concrete(path: str, line: str = "nosuchline") -> str:
-    values = {"lane": "2", "line": line, "zone": "A1", "call": "nosuchcall"}
+    values = {"lane": "2", "line": line, "zone": "A1", "call": "nosuchcall", "code": "NOSUCH"}
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
 
