@@ -13,7 +13,7 @@ from edge.app import EdgeApp
 from edge.errors import LaneError
 from edge.learned_weights import all_learned
 from tests.checkout_support import Recorder, config_path, running, scan, staff, weigh
-from tests.helpers import BARCODES, CHIPS, WATER
+from tests.helpers import BARCODES, CHIPS, WATER, staff_lane
 
 COFFEE = BARCODES["P030"]         # no expected weight in these tests: it is learned
 
@@ -178,6 +178,7 @@ control = "{run_dir}/scale-2.sock"
 poll_interval_ms = 20
 """)
     async with running(path) as app:
+        await staff_lane(app, "2")  # a staffed lane sells once a cashier is in
         assert (await scan(app, WATER, lane="2")).code == "item_added"
         assert (await scan(app, CHIPS, lane="2")).code == "item_added"
         assert app.lanes["2"].snapshot()["expected_weight"] is None
