@@ -16,18 +16,19 @@ from typing import Any
 
 from drivers.base import WeightReading
 
-from .cart import Cart, CartLine, new_id, utc_now
+from .cart import Cart, CartLine, utc_now
 from .catalog import Catalog, Member
 from .errors import LaneError, SaleRefused, StoreError
-from .lane_base import Written
+from .lane_base import Written, save_cart
 from .lane_events import LaneEvent as LaneEvent  # noqa: PLC0414 - edge.lane.LaneEvent stays
 from .lane_hooks import LaneHooks
 from .lane_loyalty import LoyaltyLane
+from .lane_parking import ParkingLane
+from .lane_paycodes import PaymentCodeLane, mask
 from .loyalty_config import LoyaltyConfig, LoyaltySettings
-from .payments.flow import SettleRefused
-from .payments.messages import both, shopper_text
-from .payments.records import PaymentRecord, advance
-from .payments.service import PaymentRefused, PaymentService
+from .payments.messages import both
+from .payments.records import PaymentRecord
+from .payments.service import PaymentService
 from .pricing import PricedCart, price_cart
 from .sales import CompletedSale, OutboxIdentity, SalePlan, Tender, append_outbox
 from .scan_router import (
@@ -53,36 +54,9 @@ ScanGate = Callable[[RoutedScan], "LaneEvent | None"]
 """Asked before a scan is applied; an event returned refuses the scan with it."""
 Recorder = Callable[[sqlite3.Connection, Cart, PricedCart], None]
 """Run inside a cart change's transaction with the cart and prices before the change."""
-# Why a payment was not started -> the event code screens know.
-_PAYMENT_REFUSALS = {"offline": "payment_offline", "code_used": "payment_code_used",
-                     "not_enabled": "payment_unavailable", "in_progress": "payment_in_progress",
-                     "unresolved": "payment_unresolved"}
 
 
-def mask(code: str) -> str:
-    """Hide most of a payment or member code for logs and screens."""
-    return code if len(code) <= 6 else f"{code[:2]}{'*' * (len(code) - 6)}{code[-4:]}"
-
-
-def _payment_event(
-    code: str, reason: str, *, ok: bool = True, data: dict[str, Any] | None = None
-) -> LaneEvent:
-    """A payment event for screens: the message in Chinese then English, both in ``data``."""
-    zh, en = shopper_text(reason)
-    return LaneEvent(code, f"{zh} / {en}", ok,
-                     data={**(data or {}), "reason": reason, "zh": zh, "en": en})
-
-
-def _save_cart(conn: sqlite3.Connection, cart: Cart) -> None:
-    conn.execute(
-        "INSERT INTO open_carts (lane, cart_id, state, updated_at) VALUES (?, ?, ?, ?)"
-        " ON CONFLICT (lane) DO UPDATE SET cart_id = excluded.cart_id,"
-        " state = excluded.state, updated_at = excluded.updated_at",
-        (cart.lane, cart.cart_id, cart.to_json(), utc_now()),
-    )
-
-
-class LaneSession(LoyaltyLane):
+class LaneSession(LoyaltyLane, PaymentCodeLane, ParkingLane):
     """Owns one lane's open cart; all changes go through its lock, one at a time."""
 
     def __init__(
@@ -301,7 +275,7 @@ class LaneSession(LoyaltyLane):
 
             def write(conn: sqlite3.Connection) -> None:
                 append_outbox(conn, self._identity, "cart.voided", payload, utc_now())
-                _save_cart(conn, fresh)
+                save_cart(conn, fresh)
                 if record is not None:
                     record(conn, old, self.priced)
 
@@ -310,53 +284,6 @@ class LaneSession(LoyaltyLane):
             await self._reprice()
             event = self._publish(LaneEvent("cart_voided", f"cart voided: {reason}"))
             self._publish_all(await self.hooks.cart_changed(old, fresh))
-            return event
-
-    async def suspend(self) -> str:
-        """Park the cart for later; return the id to resume it with."""
-        async with self._lock:
-            self._refuse_while_paying()
-            self.hooks.check_unlocked()
-            old, fresh = self.cart, Cart.open(self.lane_id)
-            if old.empty:
-                raise LaneError("nothing to suspend")
-            total, suspended_id = self.priced.total_fen, new_id()[:8]
-
-            def write(conn: sqlite3.Connection) -> None:
-                conn.execute("INSERT INTO suspended_carts VALUES (?, ?, ?, ?, ?)",
-                             (suspended_id, self.lane_id, old.to_json(), total, utc_now()))
-                _save_cart(conn, fresh)
-
-            await self._store.write(write)
-            self.cart = fresh
-            await self._reprice()
-            self._publish(LaneEvent("cart_suspended", f"cart suspended as {suspended_id}",
-                                    data={"suspended_id": suspended_id}))
-            self._publish_all(await self.hooks.cart_changed(old, fresh))
-            return suspended_id
-
-    async def resume(self, suspended_id: str) -> LaneEvent:
-        async with self._lock:
-            self._refuse_while_paying()
-            if not self.cart.empty:
-                raise LaneError("finish or suspend the current cart first")
-            row = await self._store.fetchone(
-                "SELECT state FROM suspended_carts WHERE id = ?", (suspended_id,))
-            if row is None:
-                raise LaneError(f"no suspended cart {suspended_id}")
-            old = Cart.from_json(row["state"])
-            cart = dataclasses.replace(old, lane=self.lane_id)
-
-            def write(conn: sqlite3.Connection) -> None:
-                conn.execute("DELETE FROM suspended_carts WHERE id = ?", (suspended_id,))
-                _save_cart(conn, cart)
-
-            previous = self.cart
-            await self._store.write(write)
-            self.cart = cart
-            await self._reprice()
-            event = self._publish(LaneEvent("cart_resumed", f"cart {suspended_id} resumed"))
-            self._publish_all(await self.hooks.cart_changed(previous, cart))
             return event
 
     # -- payment ------------------------------------------------------------------------
@@ -407,100 +334,6 @@ class LaneSession(LoyaltyLane):
     async def pay_cash(self, tendered_fen: int) -> CompletedSale:
         return await self.complete([Tender("cash", tendered_fen)])
 
-    # -- wallet payment codes (edge/payments drives them; the lane owns the cart) ---------
-
-    async def _start_payment(self, provider: str, code: str) -> LaneEvent:
-        """Write the payment, lock the cart and run the payment as a task; return at once."""
-        if self._payments is None:
-            return LaneEvent("payment_unavailable", f"{provider} payment is not enabled "
-                             "at this lane", False, data={"provider": provider})
-        amount = self.priced.total_fen - self.cart.loyalty.pending_fen
-        if amount <= 0:
-            return LaneEvent("payment_not_needed", "nothing to pay", False)
-        try:
-            record, order = await self._payments.begin(
-                cart=self.cart, amount_fen=amount, provider=provider, code=code)
-        except PaymentRefused as err:
-            _LOGGER.info("Lane %s: %s payment refused: %s", self.lane_id, provider, err)
-            return _payment_event(_PAYMENT_REFUSALS.get(err.reason, "payment_failed"),
-                                  err.reason, ok=False, data={"provider": provider})
-        self.payment = record
-        self._payments.start(record, order, self)
-        return _payment_event("payment_started", "started", data=record.view())
-
-    def resume_payment(self, record: PaymentRecord) -> None:
-        """Lock the cart for a payment a restart left unfinished, and let it run."""
-        assert self._payments is not None
-        self.payment, self._payment_scan_id = record, None
-        self._payments.resume(record, self)
-        self._publish(_payment_event("payment_checking", "checking", data=record.view()))
-
-    async def cancel_payment(self) -> LaneEvent:
-        """Stop waiting for the shopper's phone and reverse the payment now."""
-        if self.payment is None or self._payments is None:
-            raise LaneError("no payment is in progress")
-        if not self._payments.cancel(self.payment.id):
-            raise LaneError("the payment is already ending")
-        return self._publish(_payment_event("payment_cancelling", "cancelled",
-                                            data=self.payment.view()))
-
-    def payment_progress(self, record: PaymentRecord, code: str) -> None:
-        self.payment = record
-        reason = {"payment_waiting_user": "waiting_user", "payment_saving": "in_doubt"}.get(
-            code, "checking")
-        self._publish_payment(_payment_event(code, reason, data=record.view()))
-
-    async def settle_payment(self, record: PaymentRecord, transaction_id: str,
-                             payer_id: str | None = None) -> PaymentRecord:
-        """Commit the sale with all its tenders and the payment's paid state, atomically."""
-        async with self._lock:
-            if self.cart.sale_id != record.sale_id:
-                raise SettleRefused("the lane holds another cart")
-            tender = Tender(record.provider, record.amount_fen, transaction_id)
-            cart, priced = self.cart, self.priced
-            try:
-                plan = self._plan_sale(cart, priced, [tender])
-            except SaleRefused as err:
-                raise SettleRefused(str(err)) from err
-
-            def write(conn: sqlite3.Connection) -> tuple[Written, PaymentRecord]:
-                written = self._write_sale(conn, plan, cart, priced)
-                return written, advance(conn, record.id, "paid", transaction_id=transaction_id)
-
-            try:
-                written, paid = await self._store.write(write)
-            except SaleRefused as err:  # a balance spent elsewhere meanwhile: reverse
-                raise SettleRefused(str(err)) from err
-            self.payment = None
-            self._sale_committed(plan, written)
-            self._after_wallet_sale(plan, written[0], record.provider, payer_id)
-            return paid
-
-    async def payment_finished(self, record: PaymentRecord) -> None:
-        async with self._lock:
-            if self.payment is not None and self.payment.id == record.id:
-                self.payment = None
-        view = record.view()
-        if record.state == "paid":
-            sale = self.last_sale
-            event = _payment_event("payment_succeeded", "paid", data={
-                **view, "receipt_no": sale.receipt_no if sale else None})
-        elif record.state == "in_doubt":
-            event = _payment_event("payment_in_doubt", "in_doubt", ok=False, data=view)
-        else:
-            event = _payment_event("payment_failed", record.reason or "declined", ok=False,
-                                   data=view)
-        self._publish_payment(event)
-
-    def _publish_payment(self, event: LaneEvent) -> LaneEvent:
-        return self._publish(dataclasses.replace(event, scan_id=self._payment_scan_id))
-
-    def _paying_refusal(self, scan: RoutedScan) -> LaneEvent | None:
-        """While a wallet payment runs, every scan but line noise is refused, cart intact."""
-        if self.payment is None or isinstance(scan, RejectedScan):
-            return None
-        return _payment_event("payment_in_progress", "in_progress", ok=False)
-
     def _gate(self, scan: RoutedScan) -> LaneEvent | None:
         for gate in self.scan_gates:
             refusal = gate(scan)
@@ -530,7 +363,7 @@ class LaneSession(LoyaltyLane):
         def write(conn: sqlite3.Connection) -> None:
             if also is not None:
                 also(conn)
-            _save_cart(conn, cart)
+            save_cart(conn, cart)
             if record is not None:
                 record(conn, before, before_priced)
 

@@ -19,17 +19,18 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from .cashier_api import edge_of, event_json, lane_of
 from .errors import ApiError
 from .html import el, join
 from .pages import render_page, t
 from .push import Feed, push_socket
 from .schema import Str, read_json
 from .security import client_address
-from .site_access import EDGE_KEY, Access, SiteRoute
+from .site_access import Access, SiteRoute
 
 if TYPE_CHECKING:
     from edge.app import EdgeApp
-    from edge.lane import LaneEvent, LaneSession
+    from edge.lane import LaneEvent
 
 ATTENDANT_FEED: web.AppKey[Feed] = web.AppKey("attendant_feed", Feed)
 _REFUSAL_STATUS = {"locked": 429, "nothing_to_clear": 409}
@@ -81,33 +82,18 @@ def _compute(edge: EdgeApp) -> Any:
     return compute
 
 
-def _edge(request: web.Request) -> EdgeApp:
-    return request.app[EDGE_KEY]
-
-
-def _lane(request: web.Request) -> LaneSession:
-    lane = _edge(request).lanes.get(request.match_info["lane"])
-    if lane is None:
-        raise ApiError(404, "no such lane", "no_lane")
-    return lane
-
-
-def _answer(event: LaneEvent) -> dict[str, Any]:
-    return {"result": event.code, "ok": event.ok, "message": event.message, "data": event.data}
-
-
 async def api_call_attendant(request: web.Request) -> web.Response:
-    lane = _lane(request)
-    _edge(request).require_writable()
+    lane = lane_of(request)
+    edge_of(request).require_writable()
     body = await read_json(request, CALL_BODY)
     event = await lane.call_attendant(body.get("reason_text", ""))
-    return web.json_response(_answer(event))
+    return web.json_response(event_json(event))
 
 
 async def api_clear(request: web.Request) -> web.Response:
     """Clear the lane's current intervention with a badge id or a supervisor PIN."""
-    lane = _lane(request)
-    _edge(request).require_writable()
+    lane = lane_of(request)
+    edge_of(request).require_writable()
     body = await read_json(request, CLEAR_BODY)
     event = await lane.clear_intervention(body["secret"], body["kind"],
                                           address=client_address(request))
@@ -116,14 +102,14 @@ async def api_clear(request: web.Request) -> web.Response:
         status = _REFUSAL_STATUS.get(reason, 403)
         raise ApiError(status, event.message, reason, zh=event.data.get("zh"),
                        en=event.data.get("en"))
-    return web.json_response(_answer(event))
+    return web.json_response(event_json(event))
 
 
 async def api_reprint(request: web.Request) -> web.Response:
-    lane = _lane(request)
+    lane = lane_of(request)
     body = await read_json(request, REPRINT_BODY)
     event = await lane.reprint(body["sale_id"], f"lane:{lane.lane_id}")
-    return web.json_response({**_answer(event), "printed": event.code == "receipt_printed"})
+    return web.json_response({**event_json(event), "printed": event.code == "receipt_printed"})
 
 
 async def _attendant_updates(feed: Feed) -> AsyncIterator[dict[str, Any]]:
@@ -136,7 +122,7 @@ async def attendant_socket(request: web.Request) -> web.WebSocketResponse:
 
 
 async def attendant_page(request: web.Request) -> web.Response:
-    edge = _edge(request)
+    edge = edge_of(request)
     body = el("main", {"id": "main", "class": "attendant"},
               el("h1", None, t(request, "attendant.title")),
               el("p", {"id": "live", "class": "muted", "role": "status"}),
@@ -151,8 +137,8 @@ async def attendant_page(request: web.Request) -> web.Response:
 
 
 async def exit_page(request: web.Request) -> web.Response:
-    lane = _lane(request)
-    edge = _edge(request)
+    lane = lane_of(request)
+    edge = edge_of(request)
     kind = next((lc.kind for lc in edge.config.lanes if lc.id == lane.lane_id), "")
     if kind != "exit":
         raise ApiError(404, f"lane {lane.lane_id} is not an exit", "not_exit")
