@@ -255,16 +255,15 @@ def daemon_url(config: Config) -> str:
 
 
 def _await_lane_event(config: Config, lane: str, scan_id: str, timeout: float) -> Any:
-    url = f"{daemon_url(config)}/api/lanes/{lane}"
+    """Return the lane's state with the scan's latest event once the lane has handled it."""
+    url = f"{daemon_url(config)}/api/lanes/{lane}/scans/{scan_id}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310
-                state = json.load(response)
+                return json.load(response)
         except (urllib.error.URLError, OSError, ValueError):
-            state = None
-        if state and (state.get("last_event") or {}).get("scan_id") == scan_id:
-            return state
+            pass  # not handled yet (404), or the daemon is busy: ask again
         time.sleep(0.05)
     return None
 

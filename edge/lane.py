@@ -7,6 +7,7 @@ sees an error and the cart stays as it was, on screen and on disk.
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import datetime as dt
 import logging
@@ -47,6 +48,7 @@ from .scan_router import (
 from .store import Store
 
 _LOGGER = logging.getLogger(__name__)
+SCAN_OUTCOMES_KEPT = 64   # scans whose outcome the lane can still tell (storeedge scan)
 # Hooks other parts install on a lane (staffed lanes: edge.cashier):
 SaleHook = Callable[[sqlite3.Connection, SalePlan, int], None]
 """Run inside every sale's transaction with (conn, plan, receipt number)."""
@@ -79,6 +81,9 @@ class LaneSession(LoyaltyLane, PaymentCodeLane, ParkingLane):
         self.cart = Cart.open(lane_id)
         self.priced = PricedCart((), (), 0, 0, 0)
         self.last_event: LaneEvent | None = None
+        self._scan_outcomes: collections.OrderedDict[str, LaneEvent] = collections.OrderedDict()
+        """The latest event of each recent scan: what ``storeedge scan`` reports, even after
+        events of no scan (a receipt printed, a coupon issued) have followed it."""
         self.last_sale: CompletedSale | None = None
         self.last_weight: WeightReading | None = None
         self._listeners: set[asyncio.Queue[dict[str, Any]]] = set()
@@ -416,12 +421,22 @@ class LaneSession(LoyaltyLane, PaymentCodeLane, ParkingLane):
 
     def _publish(self, event: LaneEvent) -> LaneEvent:
         self.last_event = event
+        if event.scan_id is not None:
+            self._scan_outcomes[event.scan_id] = event
+            self._scan_outcomes.move_to_end(event.scan_id)
+            while len(self._scan_outcomes) > SCAN_OUTCOMES_KEPT:
+                self._scan_outcomes.popitem(last=False)
         for observer in self._observers:
             observer(self.lane_id, event)
         if not event.ok:
             _LOGGER.info("Lane %s: %s (%s)", self.lane_id, event.message, event.code)
         self.refresh()
         return event
+
+    def scan_outcome(self, scan_id: str) -> dict[str, Any] | None:
+        """Return the latest event of a recent scan as the snapshot shows events, or None."""
+        event = self._scan_outcomes.get(scan_id)
+        return None if event is None else _event_view(event)
 
     def refresh(self) -> None:
         """Send the lane's current state to every screen watching it."""
@@ -447,10 +462,7 @@ class LaneSession(LoyaltyLane, PaymentCodeLane, ParkingLane):
             "subtotal_fen": self.priced.subtotal_fen,
             "discount_fen": self.priced.discount_fen,
             "total_fen": self.priced.total_fen,
-            "last_event": None if self.last_event is None else {
-                "code": self.last_event.code, "message": self.last_event.message,
-                "ok": self.last_event.ok, "scan_id": self.last_event.scan_id,
-                "data": self.last_event.data, "at": self.last_event.at},
+            "last_event": None if self.last_event is None else _event_view(self.last_event),
             "payment": None if self.payment is None else self.payment.view(),
             "last_sale": None if self.last_sale is None else {
                 "sale_id": self.last_sale.sale_id, "receipt_no": self.last_sale.receipt_no,
@@ -460,6 +472,11 @@ class LaneSession(LoyaltyLane, PaymentCodeLane, ParkingLane):
             **{key: view() for key, view in self.views.items()},
             **self.hooks.view(),
         }
+
+
+def _event_view(event: LaneEvent) -> dict[str, Any]:
+    return {"code": event.code, "message": event.message, "ok": event.ok,
+            "scan_id": event.scan_id, "data": event.data, "at": event.at}
 
 
 def _line_view(line: CartLine, priced: Any) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from edge.metrics import CONTENT_TYPE
 
 from . import cashier_api, cashier_money, cashier_page, screens
 from .checkout_web import checkout_routes, setup_checkout
-from .errors import error_middleware
+from .errors import ApiError, error_middleware
 from .loyalty_api import loyalty_routes
 from .pages import setup_pages
 from .push import push_socket, setup_push
@@ -58,6 +58,7 @@ def kiosk_routes() -> list[SiteRoute]:
         SiteRoute("GET", "/lane/{lane}", lane_page, OPEN),
         SiteRoute("GET", "/ws/lanes/{lane}", lane_socket, OPEN),
         SiteRoute("GET", lane, api_lane, OPEN),
+        SiteRoute("GET", f"{lane}/scans/{{scan}}", api_scan_outcome, OPEN),
         SiteRoute("POST", f"{lane}/cash", cashier_api.api_cash, SHOPPER),
         SiteRoute("POST", f"{lane}/void", cashier_api.api_void, SHOPPER),
         SiteRoute("POST", f"{lane}/payment/cancel", cashier_api.api_payment_cancel, SHOPPER),
@@ -115,6 +116,15 @@ async def api_status(request: web.Request) -> web.Response:
 
 async def api_lane(request: web.Request) -> web.Response:
     return web.json_response(_lane(request).snapshot())
+
+
+async def api_scan_outcome(request: web.Request) -> web.Response:
+    """The lane's state with the latest event of one recent scan (``storeedge scan``)."""
+    lane = _lane(request)
+    event = lane.scan_outcome(request.match_info["scan"])
+    if event is None:
+        raise ApiError(404, "no such recent scan at this lane", "no_scan")
+    return web.json_response({**lane.snapshot(), "last_event": event})
 
 
 async def _lane_updates(lane: LaneSession) -> AsyncGenerator[dict[str, Any], None]:
