@@ -74,6 +74,7 @@ class Checkout:
             yield
             return
         self.desk.open()
+        await self.desk.recover()
         self.pinned_keys = self._load_pinned()
         for lane_id, guard in self.guards.items():
             if isinstance(guard, LaneGuard):
@@ -130,6 +131,13 @@ class Checkout:
 
     async def learned_weights(self) -> list[dict[str, Any]]:
         return await all_learned(self._app.store, self._app.config.checkout)
+
+    async def resolve_receipt(self, sale_id: str, *, printed: bool,
+                              actor: str) -> dict[str, Any]:
+        """Settle a receipt in doubt as printed, or print it now (console, audited)."""
+        outcome = await self.desk.resolve(sale_id, printed=printed, actor=actor)
+        return {"sale_id": sale_id, "printed": outcome.printed, "outcome": outcome.outcome,
+                "message": outcome.message}
 
     async def reprint(self, sale_id: str, actor: str) -> dict[str, Any]:
         """Print a sale's receipt again from the console (audited)."""

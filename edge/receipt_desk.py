@@ -41,6 +41,8 @@ class PrintOutcome:
     outcome: str        # the printer's outcome, or "no_printer", "not_found", "off"
     message: str
 
+RESTARTED = "the appliance restarted while printing: check the printer"
+
 
 class ReceiptDesk:
     """Prints the receipts of every lane; one per appliance."""
@@ -62,6 +64,24 @@ class ReceiptDesk:
             self._key = load_key(self._settings.ereceipt_key_file)
         except (OSError, ValueError) as err:
             _LOGGER.error("E-receipt QR codes are off: %s", err)
+
+    async def recover(self) -> int:
+        """At start: receipts a crash caught while printing are in doubt; return how many.
+
+        Nothing prints before the daemon has started, so a receipt still "pending" was cut
+        short: it may be on paper or not, and only a person at the printer can tell.
+        """
+        def write(conn: sqlite3.Connection) -> int:
+            return conn.execute(
+                "UPDATE receipts SET state = 'in_doubt', message = ?, updated_at = ?"
+                " WHERE state = 'pending'", (RESTARTED, utc_now())).rowcount
+
+        count = await self._store.write(write)
+        if count:
+            _LOGGER.warning("%d receipt(s) were printing when the daemon stopped: check the "
+                            "printer and settle them on the console's self-checkout page",
+                            count)
+        return count
 
     def qr_for(self, sale_id: str, amount_fen: int, receipt_no: int, lane: str) -> str | None:
         """Return the e-receipt link of a sale (None when the QR is off)."""
@@ -94,10 +114,43 @@ class ReceiptDesk:
         if sale_lane is None:
             return PrintOutcome(sale_id, False, "not_found", f"no sale {sale_id}")
         lane = str(sale_lane["lane"])
+        if row is not None and row["state"] == "in_doubt":
+            # A copy now could put two receipts in a shopper's hand: a person decides first.
+            return PrintOutcome(sale_id, False, "in_doubt", "the receipt may be on paper "
+                                "already: check the printer, then resolve it on the console "
+                                "(it printed, or print it now)")
         # Once the first print reached the printer (or a copy was made), more are copies.
         copy = row is not None and (row["state"] in ("printed", "in_doubt") or row["reprints"])
         return await self._print(sale_id, lane, self._printer_for(lane), reprint=copy,
                                  actor=actor)
+
+    async def resolve(self, sale_id: str, *, printed: bool, actor: str) -> PrintOutcome:
+        """Settle a receipt in doubt after a person looked at the paper (audited).
+
+        A crash between sending a receipt and the printer's confirmation leaves it in doubt:
+        printing it again by itself could put two receipts in the shopper's hand. Printed:
+        it is marked so. Not printed: the printer's journal lets the job go again, and the
+        receipt is printed now as the sale's first.
+        """
+        row = await self._store.fetchone(
+            "SELECT lane, state, job_id FROM receipts WHERE sale_id = ?", (sale_id,))
+        if row is None or row["state"] != "in_doubt":  # "pending" is printing right now
+            return PrintOutcome(sale_id, False, "not_in_doubt",
+                                f"the receipt of sale {sale_id} is not in doubt")
+        lane, job_id = str(row["lane"]), str(row["job_id"])
+        printer = self._printer_for(lane)
+        if printer is None:
+            return PrintOutcome(sale_id, False, "no_printer", "this lane has no printer now")
+        await printer.resolve(job_id, printed=printed)
+        state = "printed" if printed else "failed"
+        await self._record(sale_id, lane, job_id, state, "resolved by hand", reprint=False,
+                           actor=None)
+        await self._store.write(lambda conn: record_audit(
+            conn, actor, "receipt.resolved", f"sale:{sale_id}",
+            {"job_id": job_id, "printed": printed}))
+        if printed:
+            return PrintOutcome(sale_id, True, "printed", "marked as printed")
+        return await self._print(sale_id, lane, printer, reprint=False, actor=actor)
 
     async def state(self, sale_id: str) -> dict[str, object] | None:
         row = await self._store.fetchone("SELECT * FROM receipts WHERE sale_id = ?", (sale_id,))

@@ -5,6 +5,7 @@ after a crash never gives a second copy."""
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,9 +14,12 @@ import pytest
 
 from drivers.receipt import drawer_kick
 from edge.ereceipt import verify_url
+from tests.browser import console_client, console_url
 from tests.checkout_support import TEMPLATE, Recorder, config_path, running, scan
+from tests.crashing import rows
 from tests.fake_printer import FakePrinter
 from tests.helpers import CHIPS, WATER, Daemon, staff_lane
+from tests.test_checkout_cli import storeedge
 
 TOTAL = "合计 Total".encode("gb18030")
 
@@ -130,3 +134,50 @@ async def test_a_receipt_cut_short_by_a_crash_is_never_printed_twice(
         assert len(receipts(printer)) == 1
     finally:
         await asyncio.to_thread(daemon.signal, signal.SIGTERM)
+
+
+@pytest.mark.parametrize("printed", [True, False])
+async def test_store_it_settles_a_receipt_in_doubt_from_the_console(
+        tmp_path: Path, printer: FakePrinter, printed: bool) -> None:
+    """Whoever looked at the printer says whether the paper came out; only "it did not"
+    prints it, as the sale's first receipt, and either answer is audited."""
+    printer.hold_after_data = True
+    path = config_path(tmp_path, printer_port=printer.port, printer_lane="1")
+    state = tmp_path / "state"
+    added = await asyncio.to_thread(
+        storeedge, path, "user", "add", "li", "--role", "supervisor", "--password-stdin",
+        stdin="li-password-1\n")
+    assert added.returncode == 0, added.stderr
+    daemon = await asyncio.to_thread(Daemon(path, state).start)
+    try:
+        await asyncio.to_thread(daemon.cli, "scan", WATER, "--lane", "1")
+        status, sale = await asyncio.to_thread(daemon.post, "/api/lanes/1/cash",
+                                               {"tendered_fen": 200})
+        assert status == 200
+        await asyncio.wait_for(printer.held.wait(), 30)
+    finally:
+        assert await asyncio.to_thread(daemon.signal, signal.SIGKILL) == -signal.SIGKILL
+    printer.release()
+
+    daemon = await asyncio.to_thread(Daemon(path, state).start)
+    try:
+        async with console_client(await asyncio.to_thread(console_url, state)) as client:
+            await client.login("li", "li-password-1")
+            [doubt] = (await client.get("/console/api/checkout"))["receipts"]
+            assert (doubt["sale_id"], doubt["state"]) == (sale["sale_id"], "in_doubt")
+            status, answer = await client.request("POST", "/console/api/receipts/resolve", json={
+                "sale_id": sale["sale_id"], "printed": printed})
+            assert status == 200 and answer["printed"], answer
+            assert (await client.get("/console/api/checkout"))["receipts"] == []
+            status, again = await client.request("POST", "/console/api/receipts/resolve", json={
+                "sale_id": sale["sale_id"], "printed": printed})
+            assert (status, again["code"]) == (409, "not_in_doubt")
+    finally:
+        await asyncio.to_thread(daemon.signal, signal.SIGTERM)
+    papers = receipts(printer)
+    assert len(papers) == (1 if printed else 2)
+    assert all(b"REPRINT" not in paper for paper in papers)   # never a copy: the first print
+    audit = await asyncio.to_thread(
+        rows, state / "storeedge.db", "SELECT actor, detail FROM audit_log"
+        " WHERE action = 'receipt.resolved'")
+    assert [(r[0], json.loads(r[1])["printed"]) for r in audit] == [("li", printed)]

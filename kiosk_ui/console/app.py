@@ -79,6 +79,7 @@ def console_routes() -> list[Route]:
         Route("GET", f"{api}/diagnostics.zip", admin.api_diagnostics_zip, A),
         Route("GET", f"{api}/checkout", checkout.api_checkout, S),
         Route("POST", f"{api}/receipts/reprint", checkout.api_reprint, S),
+        Route("POST", f"{api}/receipts/resolve", checkout.api_resolve, S),
         Route("GET", f"{api}/badges", checkout.api_badges, A),
         Route("POST", f"{api}/badges", checkout.api_assign_badge, A),
         Route("POST", f"{api}/badges/revoke", checkout.api_revoke_badges, A),

@@ -1,7 +1,8 @@
 """Self-checkout on the console: interventions, learned item weights, receipts, badges.
 
 Supervisors see which lanes wait for an attendant and what was cleared by whom, the weights
-the bagging scales learned, and receipts that are not on paper (with a reprint, audited).
+the bagging scales learned, and receipts that are not on paper (with a reprint, audited; one
+in doubt after a crash is settled by whoever looked at the printer).
 IT admins give attendants badges and revoke them; a new badge id is shown once.
 """
 
@@ -10,13 +11,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..errors import ApiError
-from ..schema import Schema, Str, read_json
+from ..schema import Bool, Schema, Str, read_json
 from .context import actor, console
 
 SALE: Schema = {"sale_id": Str(64, pattern=r"[A-Za-z0-9_.:-]+")}
 ASSIGN: Schema = {"name": Str(32), "badge_id": Str(64, min_len=8,
                                                    pattern=r"[A-Za-z0-9._-]+", required=False)}
 REVOKE: Schema = {"name": Str(32)}
+RESOLVE: Schema = {"sale_id": SALE["sale_id"], "printed": Bool()}
 
 
 async def api_checkout(request: web.Request) -> web.Response:
@@ -36,6 +38,18 @@ async def api_reprint(request: web.Request) -> web.Response:
     result = await edge.checkout.reprint(body["sale_id"], actor(request))
     if result["outcome"] == "not_found":
         raise ApiError(404, result["message"], "no_sale")
+    return web.json_response(result)
+
+
+async def api_resolve(request: web.Request) -> web.Response:
+    """A person looked at the printer: the receipt in doubt is on paper, or is printed now."""
+    body = await read_json(request, RESOLVE)
+    edge = console(request).edge
+    edge.require_writable()
+    result = await edge.checkout.resolve_receipt(body["sale_id"], printed=body["printed"],
+                                                 actor=actor(request))
+    if result["outcome"] == "not_in_doubt":
+        raise ApiError(409, result["message"], "not_in_doubt")
     return web.json_response(result)
 
 

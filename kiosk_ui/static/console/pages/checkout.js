@@ -42,6 +42,32 @@ export async function mount(root, { data }) {
     await load();
   }
 
+  async function resolve(saleId, printed) {
+    try {
+      const answer = await api("POST", "/console/api/receipts/resolve",
+        { sale_id: saleId, printed });
+      status.textContent = printed ? t("checkout.resolved_printed")
+        : answer.printed ? t("checkout.reprinted")
+          : t("checkout.not_printed", { message: answer.message });
+    } catch (err) {
+      status.textContent = errorText(err);
+    }
+    await load();
+  }
+
+  function receiptActions(r) {
+    if (r.state !== "in_doubt") {
+      return h("button", { type: "button", onclick: () => reprint(r.sale_id) },
+        t("checkout.reprint"));
+    }
+    // Only a person at the printer knows whether the paper came out.
+    return [h("button", { type: "button", class: "resolve-printed",
+      onclick: () => resolve(r.sale_id, true) }, t("checkout.resolve_printed")),
+    " ",
+    h("button", { type: "button", class: "resolve-again",
+      onclick: () => resolve(r.sale_id, false) }, t("checkout.resolve_again"))];
+  }
+
   badgeForm.addEventListener("submit", async (event) => {
     event.preventDefault();
     const body = { name: badgeName.value };
@@ -102,8 +128,7 @@ export async function mount(root, { data }) {
       view.receipts.map((r) => h("tr", { "data-sale": r.sale_id },
         h("td", {}, r.lane), h("td", {}, `No. ${r.receipt_no} · ${yuan(r.total_fen)}`),
         h("td", {}, `${t(`checkout.print.${r.state}`)} ${r.message}`),
-        h("td", {}, h("button", { type: "button", onclick: () => reprint(r.sale_id) },
-          t("checkout.reprint"))))), { id: "receipts" });
+        h("td", {}, receiptActions(r)))), { id: "receipts" });
   }
 
   function badgeSection() {
