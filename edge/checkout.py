@@ -18,8 +18,6 @@ from typing import TYPE_CHECKING, Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from drivers.printer import ReceiptPrinter
-
 from .badges import Badges
 from .exit_station import ExitStation
 from .exit_tokens import key_id
@@ -43,7 +41,7 @@ class Checkout:
         self._app = app
         config = app.config
         self.badges = Badges(app.store, app.users)
-        self.desk = ReceiptDesk(app.store, config, self.printer_for)
+        self.desk = ReceiptDesk(app.store, config, app.printer_for)
         self.services = CheckoutServices(
             config, app.store, app.catalog, app.users, self.badges,
             OutboxIdentity(config.store.id, config.store.device_id), self.desk,
@@ -58,13 +56,6 @@ class Checkout:
                     lane, lane_config.kind, self.services,
                     has_scale=lane_config.id in scale_lanes)
             lane.hooks = self.guards[lane_config.id] = guard
-
-    def printer_for(self, lane_id: str) -> ReceiptPrinter | None:
-        """Return the receipt printer bound to a lane (a printer that did not start: None)."""
-        for device in self._app.devices.values():
-            if isinstance(device, ReceiptPrinter) and device.config.lane == lane_id:
-                return device
-        return None
 
     @asynccontextmanager
     async def running(self, spawn: Callable[[str, Callable[[], Awaitable[None]]], None]

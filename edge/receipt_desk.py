@@ -92,7 +92,9 @@ class ReceiptDesk:
                            lane=lane)
 
     def wants_kick(self, lane: str, tender_kinds: list[str]) -> bool:
-        return self._lane_kinds.get(lane) == "staffed" and "cash" in tender_kinds
+        # The cashier page kicks with the same job id (``drawer:<sale id>``): one opening.
+        return (self._lane_kinds.get(lane) == "staffed" and "cash" in tender_kinds
+                and self._config.cashier.kick_drawer_on_cash)
 
     async def after_sale(self, sale: CompletedSale, kick: bool) -> PrintOutcome:
         """Open the drawer if asked, then print the sale's receipt (once)."""

@@ -188,7 +188,9 @@ async def api_cash(request: web.Request) -> web.Response:
     if staffed and edge.config.cashier.kick_drawer_on_cash and \
             edge.printer_for(lane.lane_id) is not None:
         answer["drawer"] = await edge.cashier.kick_drawer(
-            lane.lane_id, kick_id=f"{sale.sale_id}:drawer", actor=signin_of(request).user.name,
+            # The receipt desk kicks the same job after the commit; the printer's journal
+            # opens the drawer once for both.
+            lane.lane_id, kick_id=f"drawer:{sale.sale_id}", actor=signin_of(request).user.name,
             reason=f"cash sale {sale.receipt_no}")
     return web.json_response(answer)
 
