@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -22,22 +23,29 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from kiosk_ui.console.app import console_routes
 from tests.browser import FAST_HASHING, console_url
 from tests.helpers import ROOT, Daemon, write_config
 
 FIELDS = ["name", "password", "role", "pin", "disabled", "event_id", "member_id", "code",
-          "current", "new", "receipt", "lane", "before", "limit", "target", "lines", "member"]
+          "current", "new", "receipt", "lane", "before", "limit", "target", "lines", "member",
+          "sale_id", "printed", "badge_id", "guide", "from", "to"]
 WORDS = ["admin", "fuzzed", "cashier", "supervisor", "it_admin", "1234", "12345678",
          "T01:lane-pc-1:1", "M0001", "sim-1", "", " ", "x" * 300, "<script>", "%00", "\u0000"]
-POSTS = ["/console/api/login", "/console/api/setup", "/console/api/me/password",
-         "/console/api/devices/sim-1/test", "/console/api/dead-letters/retry",
-         "/console/api/dead-letters/retry-all", "/console/api/face-consents/delete",
-         "/console/api/users", "/console/api/users/fuzzed/password",
-         "/console/api/users/fuzzed/pin", "/console/api/users/fuzzed/role",
-         "/console/api/users/fuzzed/disabled"]
-GETS = ["/console/api/sales", "/console/api/audit", "/console/api/logs",
-        "/console/api/dead-letters", "/console/api/face-consents", "/console/api/dashboard",
-        "/console/api/sales/x", "/console/api/session"]
+# Every endpoint of the console's route table, its path parameters filled in; the sockets
+# are not request/response endpoints, and logging out would only end the fuzzer's session.
+PARAMS = {"device": "sim-1", "sale": "x", "name": "fuzzed"}
+SKIPPED = {("POST", "/console/api/logout")}
+
+
+def _endpoints(method: str) -> list[str]:
+    paths = [re.sub(r"\{(\w+)\}", lambda m: PARAMS[m.group(1)], route.path)
+             for route in console_routes() if route.method == method]
+    return [p for p in paths if "/ws/" not in p and (method, p) not in SKIPPED]
+
+
+POSTS = _endpoints("POST")
+GETS = [p for p in _endpoints("GET") if p.startswith("/console/api/")]
 
 scalars = (st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30)
            | st.sampled_from(WORDS))
