@@ -17,6 +17,7 @@ from sync.config import SyncConfig
 from .cashier_config import CashierConfig
 from .errors import ConfigError
 from .face.config import FaceConfig
+from .kiosk_config import KioskConfig
 from .loyalty_config import LoyaltyConfig, MembersConfig
 from .payments.config import PaymentsConfig
 from .scan_router import ScanRules
@@ -85,6 +86,7 @@ class Config:
     cashier: CashierConfig = field(default_factory=CashierConfig)
     signage: SignageConfig = field(default_factory=SignageConfig)
     members: MembersConfig = field(default_factory=MembersConfig)
+    kiosk: KioskConfig = field(default_factory=KioskConfig)
 
     def lane(self, lane_id: str) -> LaneConfig | None:
         return next((lane for lane in self.lanes if lane.id == lane_id), None)
@@ -120,7 +122,7 @@ def load_config(path: Path | None = None) -> Config:
 def _build(data: Mapping[str, Any], source: str, base: Path) -> Config:
     _only(data, "", {"store", "paths", "database", "http", "scan", "loyalty", "lanes", "devices",
                      "demo", "payments", "console", "face", "sync",
-                     "cashier", "signage", "screens", "members"})
+                     "cashier", "signage", "screens", "members", "kiosk"})
     store = _table(data, "store")
     _only(store, "store", {"id", "name", "device_id", "timezone"})
     paths = _table(data, "paths")
@@ -177,6 +179,7 @@ def _build(data: Mapping[str, Any], source: str, base: Path) -> Config:
         cashier=CashierConfig.from_mapping(_table(data, "cashier")),
         signage=SignageConfig.from_mapping(_table(data, "signage"), data.get("screens", [])),
         members=MembersConfig.from_mapping(_table(data, "members")),
+        kiosk=KioskConfig.from_mapping(_table(data, "kiosk")),
     )
 
 
