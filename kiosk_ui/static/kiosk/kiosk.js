@@ -83,11 +83,17 @@ async function memberByPhone() {
   if (asked?.result === "phone_confirm_needed") await confirmLast4(asked.data.phone_masked || "");
 }
 
+// Ask for the phone's last 4 digits; a wrong answer asks again while attempts are left.
 async function confirmLast4(phone, message) {
-  const digits = await askDigits({ title: t("kiosk.member.last4", { phone }), message,
-    length: 4 });
-  if (digits) await post("/member/phone/confirm", { digits });
-  return Boolean(digits);
+  let note = message;
+  for (;;) {
+    const digits = await askDigits({ title: t("kiosk.member.last4", { phone }), message: note,
+      length: 4, mask: true });
+    if (!digits) return false;
+    const answer = await post("/member/phone/confirm", { digits });
+    if (answer?.result !== "phone_confirm_needed" || answer.ok) return Boolean(answer?.ok);
+    note = eventText({ code: answer.result, data: answer.data, message: answer.message });
+  }
 }
 
 // Points and stored value need the last 4 digits after a face match (a face never spends).
