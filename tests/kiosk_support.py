@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -32,12 +32,16 @@ def kiosk_toml(**settings: int | bool) -> str:
 
 @contextmanager
 def kiosk_daemon(tmp_path: Path, *, sim: SimProcess | None = None, extra: str = "",
+                 prepare: Callable[[Path], None] | None = None,
                  **kiosk: int | bool) -> Iterator[Daemon]:
-    """Run `storeedge run` with kiosk lane 1 (and WeChat Pay against ``sim``)."""
+    """Run `storeedge run` with kiosk lane 1 (and WeChat Pay against ``sim``); ``prepare``
+    gets the config file first (to pair it with a CRM, say)."""
     state = tmp_path / "state"
     payments = daemon_payments_toml(sim.url, state, **PAYMENT_TIMING) if sim else ""
     config = write_config(tmp_path, console=FAST_HASHING,
                           extra=payments + extra + kiosk_toml(**kiosk))
+    if prepare is not None:
+        prepare(config)
     daemon = Daemon(config, state).start()
     try:
         yield daemon

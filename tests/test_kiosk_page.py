@@ -6,6 +6,7 @@ simulator (its own process). Each test asserts what the shopper sees on the scre
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from tests.browser import screenshot
 from tests.helpers import CHIPS, MEMBER_CODE, MILK, RICE, WATER, Daemon
 from tests.kiosk_support import LANDSCAPE, PORTRAIT, db_execute, kiosk_daemon, kiosk_page, scan
 from tests.payments_support import SimProcess, wechat_code
+from tests.sync_helpers import CrmProcess, pair_process, sync_config_text
 
 EVIL = "<img src=x onerror=alert(1)><script>alert(2)</script>"
 SHAREABLE = ("INSERT INTO coupon_rules (id, label, body, updated_at) VALUES ('R', '送好友券',"
@@ -176,3 +178,61 @@ async def check_fits(page: Page, viewport: dict[str, int]) -> None:
         assert box["height"] >= 64 and box["width"] >= 64, (label, box)
         assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"], (label, box)
         assert box["y"] >= 0 and box["y"] + box["height"] <= viewport["height"], (label, box)
+
+
+async def test_idle_asks_still_there_then_voids_the_unpaid_cart_in_chinese_again(
+        tmp_path: Path, chromium: Browser) -> None:
+    with kiosk_daemon(tmp_path, idle_ms=1500, still_there_ms=2000) as daemon:
+        async with kiosk_page(chromium, daemon) as (page, _watch):
+            body = page.locator("body")
+            await page.click("#lang-toggle")
+            await expect(page.locator("#attract h1")).to_have_text("Welcome to self-checkout")
+            await scan(daemon, page, WATER)
+            await expect(page.locator("#cart thead")).to_contain_text("Amount")
+            await expect(page.locator("#message")).to_have_text("Added: 农夫山泉 550ml")
+            await screenshot(page, "kiosk-english-cart")
+
+            question = page.locator("#still-there")
+            await expect(question).to_be_visible(timeout=10_000)
+            await expect(question.locator("h2")).to_have_text("您还在吗？")  # zh-CN again
+            await screenshot(page, "kiosk-still-there")
+            await page.click("#still-here")
+            await expect(question).to_be_hidden()
+            assert [line["name"] for line in daemon.get("/api/lanes/1")["lines"]] == [
+                "农夫山泉 550ml"]
+
+            await expect(question).to_be_visible(timeout=10_000)
+            await expect(body).to_have_attribute("data-screen", "attract", timeout=10_000)
+            await expect(question).to_be_hidden()
+        assert daemon.get("/api/lanes/1")["lines"] == []
+
+
+async def test_offline_the_kiosk_says_so_and_refuses_wallet_codes_clearly(
+        tmp_path: Path, chromium: Browser) -> None:
+    crm = CrmProcess(tmp_path / "crm.db")
+    try:
+        with kiosk_daemon(tmp_path, extra=sync_config_text(crm.url),
+                          prepare=lambda config: pair_process(crm, config)) as daemon:
+            async with kiosk_page(chromium, daemon) as (page, watch):
+                wallet = page.locator("#wallet-offline")
+                await scan(daemon, page, WATER)
+                await expect(wallet).to_be_hidden()
+                crm.stop()
+                await expect(wallet).to_be_visible(timeout=20_000)
+                await expect(wallet).to_contain_text("微信/支付宝付款码暂不可用")
+                await page.click("#cart-screen [data-action=pay]")
+                await scan(daemon, None, wechat_code(13))
+                await expect(page.locator("#pay-error")).to_have_text(
+                    "网络未连接，暂不能使用微信/支付宝付款码，请使用其他方式付款")
+                await screenshot(page, "kiosk-offline-wallet-refused")
+
+                # The daemon itself goes: the page keeps the cart and says the link is down.
+                daemon.signal(signal.SIGTERM)
+                await expect(page.locator("#offline")).to_be_visible(timeout=10_000)
+                await page.click("#pay-screen [data-action=back]")
+                await expect(page.locator("#cart .name")).to_have_text(["农夫山泉 550ml"])
+                # Chromium logs each refused reconnect; those are the point here.
+                watch.errors[:] = [e for e in watch.errors if "ERR_CONNECTION_REFUSED" not in e]
+    finally:
+        if crm.proc.poll() is None:
+            crm.stop()
