@@ -37,6 +37,7 @@ decode_codes = false
 def still_video(photo: Path, out: Path, frames: int = 30) -> Path:
     """Write a short looping video of one photo: what a kiosk camera sees of a still face."""
     image = cv2.imread(str(photo))
+    assert image is not None, photo
     height, width = image.shape[:2]
     writer = cv2.VideoWriter(str(out), cv2.VideoWriter.fourcc(*"MJPG"), 10, (width, height))
     try:
