@@ -21,13 +21,14 @@ PREFIX ?= $(CURDIR)
 DESTDIR ?=
 INSTALL_ARGS = $(if $(DESTDIR),--destdir $(DESTDIR))
 
-.PHONY: demo test setup system lint bench install uninstall constraints clean distclean help
+.PHONY: demo test setup system lint audit bench install uninstall constraints clean distclean help
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make demo   - set up and run the daemon on the embedded demo store (Ctrl-C stops it)"
 	@echo "make test   - set up and run the whole test suite"
 	@echo "make lint   - ruff and mypy (strict)"
+	@echo "make audit  - check every pinned dependency for known vulnerabilities (pip-audit)"
 	@echo "make bench  - run the benchmarks"
 	@echo "make install   - install the systemd units, udev rules, users and a config (root)"
 	@echo "make uninstall - remove them again; the config, database and backups stay"
@@ -75,6 +76,13 @@ lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 
+# pip-audit lives in a venv of its own so its dependencies never reach the appliance's.
+AUDIT_VENV := .venv-audit
+audit: setup
+	@[ -x $(AUDIT_VENV)/bin/pip-audit ] || { $(PYTHON) -m venv $(AUDIT_VENV) && \
+	  $(AUDIT_VENV)/bin/pip install $(PIP_FLAGS) -c .ci/audit-constraints.txt pip-audit; }
+	$(PY) .ci/audit.py $(AUDIT_VENV)/bin/pip-audit constraints.txt $(if $(AUDIT_STRICT),--strict)
+
 bench: setup
 	$(PY) -m benchmarks.sale_commit
 	$(PY) -m benchmarks.console_load
@@ -104,4 +112,4 @@ clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache build *.egg-info
 
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(AUDIT_VENV)

@@ -30,6 +30,7 @@ from sync.health import SyncState
 
 from .cashier import CashierDesk
 from .catalog import Catalog
+from .checkout import Checkout
 from .config import Config
 from .crm_link import SyncCrmLink
 from .errors import EdgeError, SafeModeError
@@ -90,7 +91,7 @@ class EdgeApp:
                                observe_push=self.metrics.sync_push_seconds.observe)
         self.metrics.bind(self)
         for lane in self.lanes.values():
-            lane.observe(self._count)
+            lane.observe(self.metrics.count_lane_event)
         crm = SyncCrmLink(self.sync, config.members.wallet_lookup_timeout_ms / 1000)
         for lane in self.lanes.values():
             lane.sync_view = self.sync.state.as_dict
@@ -99,6 +100,7 @@ class EdgeApp:
         self.http_url: str | None = None
         self.users = Users(self.store, hash_params=config.console.hashing,
                            policy=config.console.login)
+        self.checkout = Checkout(self)  # interventions, receipts and the exit on every lane
         self.console_url: str | None = None
         self.cashier = CashierDesk(
             config.cashier, self.store, self.users, self.lanes,
@@ -126,6 +128,7 @@ class EdgeApp:
             await self._stack.enter_async_context(self._store_ctx())
             await self._stack.enter_async_context(self._lanes_ctx())
             await self._stack.enter_async_context(self._cashier_ctx())
+            await self._stack.enter_async_context(self._checkout_ctx())
             await self._stack.enter_async_context(self._payments_ctx())
             await self._stack.enter_async_context(self._sync_ctx())
             await self._stack.enter_async_context(self._devices_ctx())
@@ -206,6 +209,14 @@ class EdgeApp:
             if driver.config.driver == "printer" and driver.config.lane == lane_id:
                 return driver  # type: ignore[return-value]
         return None
+
+    @asynccontextmanager
+    async def _checkout_ctx(self) -> AsyncIterator[None]:
+        async with self.checkout.running(self._spawn):
+            try:
+                yield
+            finally:
+                await self._cancel_tasks("checkout:")
 
     @asynccontextmanager
     async def _payments_ctx(self) -> AsyncIterator[None]:
@@ -363,13 +374,6 @@ class EdgeApp:
             before = loop.time()
             await asyncio.sleep(0.25)
             self.loop_lag_s = max(0.0, loop.time() - before - 0.25)
-
-    def _count(self, lane_id: str, event: LaneEvent) -> None:
-        if event.code == "sale_completed":
-            self.metrics.sales.labels(lane_id).inc()
-            self.metrics.sales_fen.labels(lane_id).inc(event.data.get("total_fen", 0))
-        elif event.code == "sale_refused":
-            self.metrics.sales_refused.labels(lane_id).inc()
 
     async def health(self) -> tuple[bool, dict[str, Any]]:
         """Check the store takes a durable write and the loop is not stalled."""

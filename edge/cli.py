@@ -105,12 +105,15 @@ def _print_banner(app: Any) -> None:
     print(f"""
 StoreEdge demo is running: store {app.config.store.id}, database {app.config.paths.database}
   Status page:  {app.http_url}/
+  Attendant:    {app.http_url}/attendant   (which kiosk needs help, and why)
   IT console:   {console}   (first run: the setup code is in the log above){crm}
   Lanes (a staffed lane: `storeedge user add NAME --role cashier`, then sign in there):
 {lanes}{screens}
   Try it (in another terminal):
-    .venv/bin/storeedge scan 6901234500011 --lane 1     # 农夫山泉
+    .venv/bin/storeedge scan 6901234500011 --lane 1     # 农夫山泉 ...
+    .venv/bin/storeedge weigh 570 --lane 1              # ... into the bag: the kiosk weighs it
     .venv/bin/storeedge scan 2210001012805 --lane 1     # apples ¥12.80, price-embedded scale label
+    .venv/bin/storeedge weigh 1570 --lane 1             # (the bagging scale shows the total)
     .venv/bin/storeedge scan MC10000001 --lane 1        # member 张伟: member prices apply
     curl -s -XPOST {app.http_url}/api/lanes/1/cash -d '{{"tendered_fen": 10000}}'
 {_payment_banner(app)}  Ctrl-C stops it.
@@ -252,16 +255,15 @@ def daemon_url(config: Config) -> str:
 
 
 def _await_lane_event(config: Config, lane: str, scan_id: str, timeout: float) -> Any:
-    url = f"{daemon_url(config)}/api/lanes/{lane}"
+    """Return the lane's state with the scan's latest event once the lane has handled it."""
+    url = f"{daemon_url(config)}/api/lanes/{lane}/scans/{scan_id}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310
-                state = json.load(response)
+                return json.load(response)
         except (urllib.error.URLError, OSError, ValueError):
-            state = None
-        if state and (state.get("last_event") or {}).get("scan_id") == scan_id:
-            return state
+            pass  # not handled yet (404), or the daemon is busy: ask again
         time.sleep(0.05)
     return None
 
@@ -292,6 +294,8 @@ PLUGINS = {
     "payments": ("edge.payments.cli", "check the wallet providers, list recent payments"),
     "member": ("edge.member_cli", "print a member's rotating member code (store IT, demo)"),
     "user": ("edge.users_cli", "add, reset, disable and list console users (store IT)"),
+    "badge": ("edge.badge_cli", "give attendants badges that clear interventions (store IT)"),
+    "weigh": ("edge.weigh_cli", "put a weight on a lane's simulated bagging scale"),
     "pair": ("sync.pairing", "pair this appliance with the CRM using a one-time code"),
     "sync": ("sync.cli", "sync status, dead letters and their retry"),
     "crm-server": ("sync.crm.cli", "run the reference CRM (tests, demo, conformance)"),

@@ -15,6 +15,7 @@ from kiosk_ui.console.config import ConsoleConfig
 from sync.config import SyncConfig
 
 from .cashier_config import CashierConfig
+from .checkout_config import CheckoutConfig
 from .errors import ConfigError
 from .face.config import FaceConfig
 from .kiosk_config import KioskConfig
@@ -86,6 +87,7 @@ class Config:
     cashier: CashierConfig = field(default_factory=CashierConfig)
     signage: SignageConfig = field(default_factory=SignageConfig)
     members: MembersConfig = field(default_factory=MembersConfig)
+    checkout: CheckoutConfig = field(default_factory=CheckoutConfig)
     kiosk: KioskConfig = field(default_factory=KioskConfig)
 
     def lane(self, lane_id: str) -> LaneConfig | None:
@@ -122,7 +124,7 @@ def load_config(path: Path | None = None) -> Config:
 def _build(data: Mapping[str, Any], source: str, base: Path) -> Config:
     _only(data, "", {"store", "paths", "database", "http", "scan", "loyalty", "lanes", "devices",
                      "demo", "payments", "console", "face", "sync",
-                     "cashier", "signage", "screens", "members", "kiosk"})
+                     "cashier", "signage", "screens", "members", "checkout", "kiosk"})
     store = _table(data, "store")
     _only(store, "store", {"id", "name", "device_id", "timezone"})
     paths = _table(data, "paths")
@@ -179,6 +181,7 @@ def _build(data: Mapping[str, Any], source: str, base: Path) -> Config:
         cashier=CashierConfig.from_mapping(_table(data, "cashier")),
         signage=SignageConfig.from_mapping(_table(data, "signage"), data.get("screens", [])),
         members=MembersConfig.from_mapping(_table(data, "members")),
+        checkout=CheckoutConfig.from_mapping(_table(data, "checkout"), state_dir=state_dir),
         kiosk=KioskConfig.from_mapping(_table(data, "kiosk")),
     )
 
@@ -200,8 +203,9 @@ def _lanes(raw: Any) -> tuple[LaneConfig, ...]:
     for where, item in _tables(raw, "lanes", {"id", "kind", "name"}):
         lane_id = _ident(item, where, "id", None)
         kind = _get(item, where, "kind", str, "kiosk")
-        if kind not in ("kiosk", "staffed"):
-            raise ConfigError(f"{where}.kind", f"{kind!r} is not one of 'kiosk', 'staffed'")
+        if kind not in ("kiosk", "staffed", "exit"):
+            raise ConfigError(f"{where}.kind", f"{kind!r} is not one of 'kiosk', 'staffed', "
+                              "'exit'")
         if any(lane.id == lane_id for lane in lanes):
             raise ConfigError(f"{where}.id", f"lane {lane_id!r} is declared twice")
         lanes.append(LaneConfig(lane_id, kind, _get(item, where, "name", str, f"Lane {lane_id}")))

@@ -7,26 +7,29 @@ sees an error and the cart stays as it was, on screen and on disk.
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import datetime as dt
 import logging
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from drivers.base import WeightReading
 
-from .cart import Cart, CartLine, new_id, utc_now
+from .cart import Cart, CartLine, utc_now
 from .catalog import Catalog, Member
 from .errors import LaneError, SaleRefused, StoreError
-from .lane_base import Written
+from .lane_base import Written, save_cart
 from .lane_events import LaneEvent as LaneEvent  # noqa: PLC0414 - edge.lane.LaneEvent stays
+from .lane_hooks import LaneHooks
 from .lane_loyalty import LoyaltyLane
+from .lane_parking import ParkingLane
+from .lane_paycodes import PaymentCodeLane, mask
 from .loyalty_config import LoyaltyConfig, LoyaltySettings
-from .payments.flow import SettleRefused
-from .payments.messages import both, shopper_text
-from .payments.records import PaymentRecord, advance
-from .payments.service import PaymentRefused, PaymentService
+from .payments.messages import both
+from .payments.records import PaymentRecord
+from .payments.service import PaymentService
 from .pricing import PricedCart, price_cart
 from .sales import CompletedSale, OutboxIdentity, SalePlan, Tender, append_outbox
 from .scan_router import (
@@ -45,6 +48,7 @@ from .scan_router import (
 from .store import Store
 
 _LOGGER = logging.getLogger(__name__)
+SCAN_OUTCOMES_KEPT = 64   # scans whose outcome the lane can still tell (storeedge scan)
 # Hooks other parts install on a lane (staffed lanes: edge.cashier):
 SaleHook = Callable[[sqlite3.Connection, SalePlan, int], None]
 """Run inside every sale's transaction with (conn, plan, receipt number)."""
@@ -52,36 +56,9 @@ ScanGate = Callable[[RoutedScan], "LaneEvent | None"]
 """Asked before a scan is applied; an event returned refuses the scan with it."""
 Recorder = Callable[[sqlite3.Connection, Cart, PricedCart], None]
 """Run inside a cart change's transaction with the cart and prices before the change."""
-# Why a payment was not started -> the event code screens know.
-_PAYMENT_REFUSALS = {"offline": "payment_offline", "code_used": "payment_code_used",
-                     "not_enabled": "payment_unavailable", "in_progress": "payment_in_progress",
-                     "unresolved": "payment_unresolved"}
 
 
-def mask(code: str) -> str:
-    """Hide most of a payment or member code for logs and screens."""
-    return code if len(code) <= 6 else f"{code[:2]}{'*' * (len(code) - 6)}{code[-4:]}"
-
-
-def _payment_event(
-    code: str, reason: str, *, ok: bool = True, data: dict[str, Any] | None = None
-) -> LaneEvent:
-    """A payment event for screens: the message in Chinese then English, both in ``data``."""
-    zh, en = shopper_text(reason)
-    return LaneEvent(code, f"{zh} / {en}", ok,
-                     data={**(data or {}), "reason": reason, "zh": zh, "en": en})
-
-
-def _save_cart(conn: sqlite3.Connection, cart: Cart) -> None:
-    conn.execute(
-        "INSERT INTO open_carts (lane, cart_id, state, updated_at) VALUES (?, ?, ?, ?)"
-        " ON CONFLICT (lane) DO UPDATE SET cart_id = excluded.cart_id,"
-        " state = excluded.state, updated_at = excluded.updated_at",
-        (cart.lane, cart.cart_id, cart.to_json(), utc_now()),
-    )
-
-
-class LaneSession(LoyaltyLane):
+class LaneSession(LoyaltyLane, PaymentCodeLane, ParkingLane):
     """Owns one lane's open cart; all changes go through its lock, one at a time."""
 
     def __init__(
@@ -104,6 +81,9 @@ class LaneSession(LoyaltyLane):
         self.cart = Cart.open(lane_id)
         self.priced = PricedCart((), (), 0, 0, 0)
         self.last_event: LaneEvent | None = None
+        self._scan_outcomes: collections.OrderedDict[str, LaneEvent] = collections.OrderedDict()
+        """The latest event of each recent scan: what ``storeedge scan`` reports, even after
+        events of no scan (a receipt printed, a coupon issued) have followed it."""
         self.last_sale: CompletedSale | None = None
         self.last_weight: WeightReading | None = None
         self._listeners: set[asyncio.Queue[dict[str, Any]]] = set()
@@ -121,6 +101,8 @@ class LaneSession(LoyaltyLane):
             "state": "offline", "reason": "sync is not running"}
         self._init_loyalty(loyalty or LoyaltySettings(LoyaltyConfig(fen_per_point)),
                            coupon_prefix)
+        # Self-checkout security (interventions, bagging scale, receipts, exit): see lane_hooks.
+        self.hooks = LaneHooks()
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -159,17 +141,19 @@ class LaneSession(LoyaltyLane):
         self._observers.append(observer)
 
     def weight(self, reading: WeightReading) -> None:
-        """Keep the latest reading of the lane's scale (the bagging checks will read it)."""
+        """Keep the latest reading of the lane's scale and hand it to the bagging checks."""
         self.last_weight = reading
+        self.hooks.weight(reading)
 
     # -- scans --------------------------------------------------------------------------
 
     async def handle_scan(self, scan: RoutedScan, scan_id: str | None = None) -> LaneEvent:
         """Apply one routed scan to the cart and return what happened."""
         async with self._lock:
+            follow: list[LaneEvent] = []
             try:
                 event = (self._gate(scan) or self._paying_refusal(scan)
-                         or await self._dispatch(scan))
+                         or await self.hooks.scan(scan, self._dispatch, follow))
             except StoreError as err:
                 event = LaneEvent("store_error", str(err), ok=False)
             except LaneError as err:
@@ -178,6 +162,8 @@ class LaneSession(LoyaltyLane):
             if event.code == "payment_started":
                 self._payment_scan_id = scan_id  # its later events answer the same scan
             self._publish(event)
+            for extra in follow:
+                self._publish(dataclasses.replace(extra, scan_id=scan_id))
             return event
 
     async def _dispatch(self, scan: RoutedScan) -> LaneEvent:  # noqa: PLR0911, PLR0912
@@ -269,18 +255,23 @@ class LaneSession(LoyaltyLane):
         """Apply ``edit`` (a pure cart change; KeyError: no such line) and announce ``event``."""
         async with self._lock:
             self._refuse_while_paying()
+            self.hooks.check_unlocked()
             try:
                 cart = edit(self.cart)
             except KeyError as err:
                 raise LaneError(f"no line {err.args[0] if err.args else ''} in the cart"
                                 ) from None
+            old = self.cart
             await self._commit(cart, record=record)
-            return self._publish(event)
+            published = self._publish(event)
+            self._publish_all(await self.hooks.cart_changed(old, cart))
+            return published
 
     async def void(self, reason: str = "voided", *, record: Recorder | None = None) -> LaneEvent:
         """Throw the whole cart away, leaving an audit event for the CRM."""
         async with self._lock:
             self._refuse_while_paying()
+            self.hooks.check_unlocked()
             old, fresh = self.cart, Cart.open(self.lane_id)
             if old.empty:
                 raise LaneError("the cart is already empty")
@@ -289,56 +280,16 @@ class LaneSession(LoyaltyLane):
 
             def write(conn: sqlite3.Connection) -> None:
                 append_outbox(conn, self._identity, "cart.voided", payload, utc_now())
-                _save_cart(conn, fresh)
+                save_cart(conn, fresh)
                 if record is not None:
                     record(conn, old, self.priced)
 
             await self._store.write(write)
             self.cart = fresh
             await self._reprice()
-            return self._publish(LaneEvent("cart_voided", f"cart voided: {reason}"))
-
-    async def suspend(self) -> str:
-        """Park the cart for later; return the id to resume it with."""
-        async with self._lock:
-            self._refuse_while_paying()
-            old, fresh = self.cart, Cart.open(self.lane_id)
-            if old.empty:
-                raise LaneError("nothing to suspend")
-            total, suspended_id = self.priced.total_fen, new_id()[:8]
-
-            def write(conn: sqlite3.Connection) -> None:
-                conn.execute("INSERT INTO suspended_carts VALUES (?, ?, ?, ?, ?)",
-                             (suspended_id, self.lane_id, old.to_json(), total, utc_now()))
-                _save_cart(conn, fresh)
-
-            await self._store.write(write)
-            self.cart = fresh
-            await self._reprice()
-            self._publish(LaneEvent("cart_suspended", f"cart suspended as {suspended_id}",
-                                    data={"suspended_id": suspended_id}))
-            return suspended_id
-
-    async def resume(self, suspended_id: str) -> LaneEvent:
-        async with self._lock:
-            self._refuse_while_paying()
-            if not self.cart.empty:
-                raise LaneError("finish or suspend the current cart first")
-            row = await self._store.fetchone(
-                "SELECT state FROM suspended_carts WHERE id = ?", (suspended_id,))
-            if row is None:
-                raise LaneError(f"no suspended cart {suspended_id}")
-            old = Cart.from_json(row["state"])
-            cart = dataclasses.replace(old, lane=self.lane_id)
-
-            def write(conn: sqlite3.Connection) -> None:
-                conn.execute("DELETE FROM suspended_carts WHERE id = ?", (suspended_id,))
-                _save_cart(conn, cart)
-
-            await self._store.write(write)
-            self.cart = cart
-            await self._reprice()
-            return self._publish(LaneEvent("cart_resumed", f"cart {suspended_id} resumed"))
+            event = self._publish(LaneEvent("cart_voided", f"cart voided: {reason}"))
+            self._publish_all(await self.hooks.cart_changed(old, fresh))
+            return event
 
     # -- payment ------------------------------------------------------------------------
 
@@ -346,6 +297,10 @@ class LaneSession(LoyaltyLane):
         """Commit the sale in one transaction; on any failure the cart is left intact."""
         async with self._lock:
             self._refuse_while_paying()
+            refusal = await self.hooks.before_payment()
+            if refusal is not None:
+                self._publish(refusal)
+                raise LaneError(refusal.message)
             cart, priced = self.cart, self.priced
             try:
                 plan = self._plan_sale(cart, priced, tenders)
@@ -375,107 +330,14 @@ class LaneSession(LoyaltyLane):
         self.priced = PricedCart((), (), 0, 0, 0)
         _LOGGER.info("Lane %s: sale %s receipt %d total %d fen", self.lane_id,
                      sale.sale_id, receipt_no, sale.total_fen)
+        extra = self.hooks.sale_committed(sale, plan)
         self._publish(LaneEvent("sale_completed", f"receipt {receipt_no}", data={
             "sale_id": sale.sale_id, "receipt_no": receipt_no, "total_fen": sale.total_fen,
-            "change_fen": sale.change_fen, **loyalty}))
+            "change_fen": sale.change_fen, **loyalty, **extra}))
         return sale
 
     async def pay_cash(self, tendered_fen: int) -> CompletedSale:
         return await self.complete([Tender("cash", tendered_fen)])
-
-    # -- wallet payment codes (edge/payments drives them; the lane owns the cart) ---------
-
-    async def _start_payment(self, provider: str, code: str) -> LaneEvent:
-        """Write the payment, lock the cart and run the payment as a task; return at once."""
-        if self._payments is None:
-            return LaneEvent("payment_unavailable", f"{provider} payment is not enabled "
-                             "at this lane", False, data={"provider": provider})
-        amount = self.priced.total_fen - self.cart.loyalty.pending_fen
-        if amount <= 0:
-            return LaneEvent("payment_not_needed", "nothing to pay", False)
-        try:
-            record, order = await self._payments.begin(
-                cart=self.cart, amount_fen=amount, provider=provider, code=code)
-        except PaymentRefused as err:
-            _LOGGER.info("Lane %s: %s payment refused: %s", self.lane_id, provider, err)
-            return _payment_event(_PAYMENT_REFUSALS.get(err.reason, "payment_failed"),
-                                  err.reason, ok=False, data={"provider": provider})
-        self.payment = record
-        self._payments.start(record, order, self)
-        return _payment_event("payment_started", "started", data=record.view())
-
-    def resume_payment(self, record: PaymentRecord) -> None:
-        """Lock the cart for a payment a restart left unfinished, and let it run."""
-        assert self._payments is not None
-        self.payment, self._payment_scan_id = record, None
-        self._payments.resume(record, self)
-        self._publish(_payment_event("payment_checking", "checking", data=record.view()))
-
-    async def cancel_payment(self) -> LaneEvent:
-        """Stop waiting for the shopper's phone and reverse the payment now."""
-        if self.payment is None or self._payments is None:
-            raise LaneError("no payment is in progress")
-        if not self._payments.cancel(self.payment.id):
-            raise LaneError("the payment is already ending")
-        return self._publish(_payment_event("payment_cancelling", "cancelled",
-                                            data=self.payment.view()))
-
-    def payment_progress(self, record: PaymentRecord, code: str) -> None:
-        self.payment = record
-        reason = {"payment_waiting_user": "waiting_user", "payment_saving": "in_doubt"}.get(
-            code, "checking")
-        self._publish_payment(_payment_event(code, reason, data=record.view()))
-
-    async def settle_payment(self, record: PaymentRecord, transaction_id: str,
-                             payer_id: str | None = None) -> PaymentRecord:
-        """Commit the sale with all its tenders and the payment's paid state, atomically."""
-        async with self._lock:
-            if self.cart.sale_id != record.sale_id:
-                raise SettleRefused("the lane holds another cart")
-            tender = Tender(record.provider, record.amount_fen, transaction_id)
-            cart, priced = self.cart, self.priced
-            try:
-                plan = self._plan_sale(cart, priced, [tender])
-            except SaleRefused as err:
-                raise SettleRefused(str(err)) from err
-
-            def write(conn: sqlite3.Connection) -> tuple[Written, PaymentRecord]:
-                written = self._write_sale(conn, plan, cart, priced)
-                return written, advance(conn, record.id, "paid", transaction_id=transaction_id)
-
-            try:
-                written, paid = await self._store.write(write)
-            except SaleRefused as err:  # a balance spent elsewhere meanwhile: reverse
-                raise SettleRefused(str(err)) from err
-            self.payment = None
-            self._sale_committed(plan, written)
-            self._after_wallet_sale(plan, written[0], record.provider, payer_id)
-            return paid
-
-    async def payment_finished(self, record: PaymentRecord) -> None:
-        async with self._lock:
-            if self.payment is not None and self.payment.id == record.id:
-                self.payment = None
-        view = record.view()
-        if record.state == "paid":
-            sale = self.last_sale
-            event = _payment_event("payment_succeeded", "paid", data={
-                **view, "receipt_no": sale.receipt_no if sale else None})
-        elif record.state == "in_doubt":
-            event = _payment_event("payment_in_doubt", "in_doubt", ok=False, data=view)
-        else:
-            event = _payment_event("payment_failed", record.reason or "declined", ok=False,
-                                   data=view)
-        self._publish_payment(event)
-
-    def _publish_payment(self, event: LaneEvent) -> LaneEvent:
-        return self._publish(dataclasses.replace(event, scan_id=self._payment_scan_id))
-
-    def _paying_refusal(self, scan: RoutedScan) -> LaneEvent | None:
-        """While a wallet payment runs, every scan but line noise is refused, cart intact."""
-        if self.payment is None or isinstance(scan, RejectedScan):
-            return None
-        return _payment_event("payment_in_progress", "in_progress", ok=False)
 
     def _gate(self, scan: RoutedScan) -> LaneEvent | None:
         for gate in self.scan_gates:
@@ -506,7 +368,7 @@ class LaneSession(LoyaltyLane):
         def write(conn: sqlite3.Connection) -> None:
             if also is not None:
                 also(conn)
-            _save_cart(conn, cart)
+            save_cart(conn, cart)
             if record is not None:
                 record(conn, before, before_priced)
 
@@ -525,18 +387,56 @@ class LaneSession(LoyaltyLane):
                             now=dt.datetime.now(dt.UTC))
         return await self._coupon_step(cart, lines, priced)
 
+    # -- attendant and receipts (edge.interventions does the work) ------------------------
+
+    async def call_attendant(self, reason_text: str = "") -> LaneEvent:
+        """The shopper asks for help: the lane locks until an attendant comes."""
+        async with self._lock:
+            return self._publish_all(await self.hooks.call_attendant(reason_text))
+
+    async def clear_intervention(self, badge_or_pin: str, kind: str, *,
+                                 address: str | None = None) -> LaneEvent:
+        """Clear the current intervention with a badge (``kind="badge"``) or a PIN."""
+        async with self._lock:
+            return self._publish_all(await self.hooks.clear_intervention(
+                badge_or_pin, kind, address=address))
+
+    async def reprint(self, sale_id: str, actor: str = "lane") -> LaneEvent:
+        """Print a sale's receipt again (audited); the lane keeps selling meanwhile."""
+        return self._publish_all(await self.hooks.reprint(sale_id, actor))
+
+    async def run_hook(self, step: Callable[[], Awaitable[list[LaneEvent]]]) -> None:
+        """Run a checkout step (a timer, a weight, a print result) under the lane's lock."""
+        async with self._lock:
+            self._publish_all(await step())
+
+    def _publish_all(self, events: Sequence[LaneEvent]) -> LaneEvent:
+        for event in events:
+            self._publish(event)
+        return events[-1] if events else LaneEvent("nothing", "nothing happened")
+
     def report(self, event: LaneEvent) -> LaneEvent:
         """Show an event that happened outside the cart (e.g. the store refused the scan)."""
         return self._publish(event)
 
     def _publish(self, event: LaneEvent) -> LaneEvent:
         self.last_event = event
+        if event.scan_id is not None:
+            self._scan_outcomes[event.scan_id] = event
+            self._scan_outcomes.move_to_end(event.scan_id)
+            while len(self._scan_outcomes) > SCAN_OUTCOMES_KEPT:
+                self._scan_outcomes.popitem(last=False)
         for observer in self._observers:
             observer(self.lane_id, event)
         if not event.ok:
             _LOGGER.info("Lane %s: %s (%s)", self.lane_id, event.message, event.code)
         self.refresh()
         return event
+
+    def scan_outcome(self, scan_id: str) -> dict[str, Any] | None:
+        """Return the latest event of a recent scan as the snapshot shows events, or None."""
+        event = self._scan_outcomes.get(scan_id)
+        return None if event is None else _event_view(event)
 
     def refresh(self) -> None:
         """Send the lane's current state to every screen watching it."""
@@ -562,18 +462,21 @@ class LaneSession(LoyaltyLane):
             "subtotal_fen": self.priced.subtotal_fen,
             "discount_fen": self.priced.discount_fen,
             "total_fen": self.priced.total_fen,
-            "last_event": None if self.last_event is None else {
-                "code": self.last_event.code, "message": self.last_event.message,
-                "ok": self.last_event.ok, "scan_id": self.last_event.scan_id,
-                "data": self.last_event.data, "at": self.last_event.at},
+            "last_event": None if self.last_event is None else _event_view(self.last_event),
             "payment": None if self.payment is None else self.payment.view(),
             "last_sale": None if self.last_sale is None else {
                 "sale_id": self.last_sale.sale_id, "receipt_no": self.last_sale.receipt_no,
                 "total_fen": self.last_sale.total_fen, "change_fen": self.last_sale.change_fen,
-                **self.last_loyalty},
+                **self.last_loyalty, **self.hooks.sale_view(self.last_sale.sale_id)},
             "sync": self.sync_view(),
             **{key: view() for key, view in self.views.items()},
+            **self.hooks.view(),
         }
+
+
+def _event_view(event: LaneEvent) -> dict[str, Any]:
+    return {"code": event.code, "message": event.message, "ok": event.ok,
+            "scan_id": event.scan_id, "data": event.data, "at": event.at}
 
 
 def _line_view(line: CartLine, priced: Any) -> dict[str, Any]:

@@ -1,5 +1,6 @@
-"""What the loyalty parts of a lane session share: the session's attributes, their state, and
-the event helper (``edge.lane.LaneSession`` provides the attributes and methods declared here).
+"""What the parts of a lane session share: the session's attributes, their state, the cart's row,
+and the event helper (``edge.lane.LaneSession`` provides the attributes and methods declared
+here; ``lane_members``, ``lane_wallet``, ``lane_paycodes`` and ``lane_parking`` are its parts).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-from .cart import Cart
+from .cart import Cart, utc_now
 from .catalog import Catalog
 from .coupon_issue import IssuedCoupon
 from .coupons import CouponPricedCart, CouponVerdict
@@ -40,6 +41,16 @@ def event(code: str, reason: str, *, ok: bool = True, data: dict[str, Any] | Non
 def verdicts(priced: PricedCart) -> tuple[CouponVerdict, ...]:
     """The coupon verdicts of a priced cart (none before the coupon step ran)."""
     return priced.coupons if isinstance(priced, CouponPricedCart) else ()
+
+
+def save_cart(conn: sqlite3.Connection, cart: Cart) -> None:
+    """Write the lane's open cart (one row per lane), so a restart finds it."""
+    conn.execute(
+        "INSERT INTO open_carts (lane, cart_id, state, updated_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (lane) DO UPDATE SET cart_id = excluded.cart_id,"
+        " state = excluded.state, updated_at = excluded.updated_at",
+        (cart.lane, cart.cart_id, cart.to_json(), utc_now()),
+    )
 
 
 class LaneParts:

@@ -148,5 +148,8 @@ class Feed:
                             queue.get_nowait()
                         queue.put_nowait(value)
             await asyncio.sleep(self._min_gap_s)
+            # Not wait_for: on Python 3.11 it swallows a cancel that arrives as the wake-up
+            # does, and stop() then waits for this task forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.interval_s - self._min_gap_s)
+                async with asyncio.timeout(self.interval_s - self._min_gap_s):
+                    await self._wake.wait()

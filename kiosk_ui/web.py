@@ -23,7 +23,8 @@ from edge import __version__
 from edge.metrics import CONTENT_TYPE
 
 from . import cashier_api, cashier_money, cashier_page, screens
-from .errors import error_middleware
+from .checkout_web import checkout_routes, setup_checkout
+from .errors import ApiError, error_middleware
 from .kiosk_api import kiosk_api_routes
 from .kiosk_page import kiosk_page, setup_kiosk
 from .loyalty_api import loyalty_routes
@@ -60,6 +61,7 @@ def kiosk_routes() -> list[SiteRoute]:
         SiteRoute("GET", "/kiosk/{lane}", kiosk_page, OPEN),
         SiteRoute("GET", "/ws/lanes/{lane}", lane_socket, OPEN),
         SiteRoute("GET", lane, api_lane, OPEN),
+        SiteRoute("GET", f"{lane}/scans/{{scan}}", api_scan_outcome, OPEN),
         SiteRoute("POST", f"{lane}/cash", cashier_api.api_cash, SHOPPER),
         SiteRoute("POST", f"{lane}/void", cashier_api.api_void, SHOPPER),
         SiteRoute("POST", f"{lane}/payment/cancel", cashier_api.api_payment_cancel, SHOPPER),
@@ -82,6 +84,8 @@ def kiosk_routes() -> list[SiteRoute]:
         *screens.screen_routes(),
         # Members, coupons, points and stored value (docs/loyalty.md):
         *loyalty_routes(lambda request: request.app[EDGE_KEY], _lane),
+        # Self-checkout: attendant, exit station, receipts (docs/checkout.md):
+        *checkout_routes(),
         # The self-checkout page's own (docs/kiosk.md):
         *kiosk_api_routes(),
     ]
@@ -97,6 +101,7 @@ def create_web_app(edge: EdgeApp) -> web.Application:
     add_site_routes(app, kiosk_routes())
     add_site_static(app, "/static", str(resources.files("kiosk_ui").joinpath("static")))
     screens.setup_screens(app, edge)
+    setup_checkout(app, edge)  # the attendant view's live feed
     setup_kiosk(edge)
     return app
 
@@ -117,6 +122,15 @@ async def api_status(request: web.Request) -> web.Response:
 
 async def api_lane(request: web.Request) -> web.Response:
     return web.json_response(_lane(request).snapshot())
+
+
+async def api_scan_outcome(request: web.Request) -> web.Response:
+    """The lane's state with the latest event of one recent scan (``storeedge scan``)."""
+    lane = _lane(request)
+    event = lane.scan_outcome(request.match_info["scan"])
+    if event is None:
+        raise ApiError(404, "no such recent scan at this lane", "no_scan")
+    return web.json_response({**lane.snapshot(), "last_event": event})
 
 
 async def _lane_updates(lane: LaneSession) -> AsyncGenerator[dict[str, Any], None]:

@@ -152,6 +152,18 @@ def _guide(conn: sqlite3.Connection, change: Change, _page: ChangesPage) -> None
         (d["id"], d["name"], int(d["active"]), d["updated_at"]))
 
 
+def _exit_key(conn: sqlite3.Connection, change: Change, _page: ChangesPage) -> None:
+    if change.data is None:  # retired at the CRM: tokens it signed stop passing now
+        conn.execute("DELETE FROM exit_keys WHERE key_id = ?", (change.key,))
+        return
+    d = change.data
+    conn.execute(
+        "INSERT INTO exit_keys (key_id, public_key, created_at, updated_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (key_id) DO UPDATE SET public_key = excluded.public_key,"
+        " created_at = excluded.created_at, updated_at = excluded.updated_at",
+        (d["key_id"], d["public_key"], d["created_at"], utc_now()))
+
+
 APPLIERS: Mapping[str, Applier] = {
     "catalog": _product,
     "promotions": _promotion,
@@ -160,6 +172,7 @@ APPLIERS: Mapping[str, Applier] = {
     "allowances": _allowance,
     "coupon_rules": _coupon_rule,
     "guides": _guide,
+    "exit_keys": _exit_key,
 }
 # Streams whose rows the catalog caches; ``Catalog.invalidate`` after applying them.
 CACHED_STREAMS = frozenset({"catalog", "promotions"})

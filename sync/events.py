@@ -228,6 +228,23 @@ def _member_ledger_rules(p: dict[str, Any]) -> str | None:
     return None
 
 
+INTERVENTION_REASONS = ("age_restricted", "weight_mismatch", "unexpected_weight",
+                        "item_removed", "unknown_item", "quantity_limit", "rescan_audit",
+                        "attendant_called")
+
+INTERVENTION_CLEARED = Obj({
+    "intervention_id": ID,
+    "lane": S(32),
+    "cart_id": ID,
+    "reason": S(32, enum=INTERVENTION_REASONS),
+    "raised_at": DateTime(),
+    "cleared_at": DateTime(),
+    "cleared_by": S(128, description="the console user whose badge or PIN cleared it"),
+    "method": S(8, enum=("badge", "pin")),
+    "detail": AnyObj(32, description="what raised it: the item, grams measured and expected"),
+    "outcome": AnyObj(32, description="what the attendant did: items rescanned, ..."),
+})
+
 EVENT_TYPES: Mapping[str, EventType] = {
     "sale.completed": EventType("a sale committed at a lane, with its lines, tenders and "
                                 "balance deltas", SALE_COMPLETED, _sale_rules),
@@ -251,6 +268,10 @@ EVENT_TYPES: Mapping[str, EventType] = {
         "a shopper joined on the kiosk after paying (consent version and time): the CRM "
         "creates the member, links the wallet's payer id and credits the sale's points",
         MEMBER_JOINED, _member_ledger_rules),
+    "intervention.cleared": EventType(
+        "an attendant cleared a self-checkout intervention (age check, bagging-area weight, "
+        "unknown item, quantity limit, random rescan, call for help) with a badge or PIN",
+        INTERVENTION_CLEARED),
 }
 
 

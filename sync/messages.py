@@ -31,7 +31,7 @@ from .schema import (
 IDENT = Str(32, pattern=r"[A-Za-z0-9_-]+")
 CURSOR = Str(128, min_len=0, pattern=r"[A-Za-z0-9._-]*")
 STREAM_NAMES = ("catalog", "promotions", "coupons", "members", "allowances", "coupon_rules",
-                "guides")
+                "guides", "exit_keys")
 
 # A push body is NDJSON: one line per event (EVENT_ENVELOPE, "payload" last), or per event
 # the edge cannot send at all (dead-lettered there; the CRM records it as rejected so its
@@ -107,9 +107,16 @@ STREAM_ROWS: Mapping[str, Schema] = {
         "id": Str(48, pattern=r"[A-Za-z0-9_-]+", description="the guide's code is GD<id>"),
         "name": NAME, "active": Bool(), "updated_at": DateTime(),
     }),
+    "exit_keys": Obj({
+        "key_id": Str(8, min_len=8, pattern=r"[A-Za-z0-9_-]{8}"),
+        "public_key": Str(43, min_len=43, pattern=r"[A-Za-z0-9_-]{43}",
+                          description="base64url of a raw 32-byte Ed25519 public key that "
+                          "signs scan-and-go exit tokens"),
+        "created_at": DateTime(),
+    }),
 }
 STREAM_KEYS = {"catalog": "id", "promotions": "id", "coupons": "code", "members": "id",
-               "allowances": "kind", "coupon_rules": "id", "guides": "id"}
+               "allowances": "kind", "coupon_rules": "id", "guides": "id", "exit_keys": "key_id"}
 
 CHANGE = Obj({
     "op": Str(8, enum=("upsert", "delete")),

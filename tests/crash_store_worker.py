@@ -27,10 +27,20 @@ CODES = sorted(demo_barcodes().values())
 ENDINGS = ("0001", "0004", "1239", "5679", "7779")
 
 
+SUPERVISOR, PIN = "crash.supervisor", "135790"
+
+
 async def fill(lane: LaneSession, rng: random.Random, rules: object) -> None:
     if lane.cart.empty:
         for code in rng.sample(CODES, rng.randint(1, 4)):
             await lane.handle_scan(route(code, rules))  # type: ignore[arg-type]
+            await attend(lane)
+
+
+async def attend(lane: LaneSession) -> None:
+    """Clear what locks the lane (an age check on the demo's beer) as the attendant would."""
+    while lane.snapshot()["locked"]:
+        await lane.clear_intervention(PIN, "pin")
 
 
 async def sell(config_path: Path, seed: int) -> None:
@@ -40,6 +50,11 @@ async def sell(config_path: Path, seed: int) -> None:
     rng = random.Random(seed)
     kiosk, staffed = app.lanes["1"], app.lanes["2"]
     await staff_lane(app, "2")  # a cashier signs in and opens a shift before the lane sells
+    if await app.users.get(SUPERVISOR) is None:
+        await app.users.create(SUPERVISOR, "supervisor", "crash-password-1", actor="test",
+                               pin=PIN)
+    for lane in (kiosk, staffed):
+        await attend(lane)  # a lock the last kill left behind
     seen: set[str] = set()
     parent = os.getppid()
     print("STARTED", flush=True)

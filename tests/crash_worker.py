@@ -18,7 +18,10 @@ from edge.scan_router import route
 from edge.seed import demo_barcodes
 from tests.helpers import staff_lane
 
-CODES = sorted(demo_barcodes().values())
+# No attendant comes to this harness: age-restricted goods, which lock the lane until one
+# does, are left out.
+CODES = sorted(code for product, code in demo_barcodes().items()
+               if product not in {"P023", "P024", "P025", "P026"})
 
 
 async def sell(config_path: Path, seed: int) -> None:

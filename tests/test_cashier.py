@@ -281,6 +281,8 @@ async def test_an_age_restricted_line_and_a_weighed_line_follow_their_rules(
     cashier = await signed_in(edge)
     lane = edge.lanes["2"]
     await scan(edge, BEER)
+    assert lane.snapshot()["intervention"]["reason"] == "age_restricted"
+    await lane.clear_intervention("2468", "pin")   # the supervisor checked the shopper's age
     await scan(edge, "2210001012805")   # apples, price-embedded label ¥12.80
     approval = await edge.cashier.approve(cashier, "2468", "x")
     apples = lane.cart.lines[1]

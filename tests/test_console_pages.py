@@ -264,7 +264,7 @@ async def test_dead_letter_retry_face_data_delete_and_a_supervisors_view(
         await page.press("input[name=password]", "Enter")
         await page.wait_for_url("**/console/dashboard")
         links = await page.locator("header nav a").all_inner_texts()
-        assert links == ["概览", "设备", "交易与小票", "导购业绩", "我的账户"]
+        assert links == ["概览", "设备", "交易与小票", "导购业绩", "自助收银", "我的账户"]
         response = await page.goto(edge.console_url + "/console/users")
         assert response is not None and response.status == 403
         assert await page.locator("h1").inner_text() == "没有权限"

@@ -57,6 +57,9 @@ def test_make_demo_prints_where_to_look_sells_and_stops_on_ctrl_c(tmp_path: Path
         # What the banner tells a newcomer to type, from the same folder.
         scanned = _storeedge(tmp_path, "scan", WATER, "--lane", "1")
         assert scanned.returncode == 0 and "农夫山泉" in scanned.stdout, scanned.stderr
+        assert "storeedge weigh 570 --lane 1" in text
+        bagged = _storeedge(tmp_path, "weigh", "570", "--lane", "1")
+        assert bagged.returncode == 0 and "weight_ok" in bagged.stdout, bagged.stdout
         paid = _storeedge(tmp_path, "scan", wechat.group(1), "--lane", "1")
         assert paid.returncode == 0, paid.stdout + paid.stderr
 

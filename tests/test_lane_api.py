@@ -126,7 +126,8 @@ async def prepared(edge: EdgeApp, client: Client) -> str:
 
 
 def concrete(path: str, line: str = "nosuchline") -> str:
-    values = {"lane": "2", "line": line, "zone": "A1", "call": "nosuchcall"}
+    values = {"lane": "2", "line": line, "zone": "A1", "call": "nosuchcall", "code": "NOSUCH",
+              "scan": "nosuchscan"}
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
 
@@ -268,3 +269,20 @@ async def test_a_route_added_by_hand_is_refused(edge: EdgeApp) -> None:
             assert (await response.json())["code"] == "not_in_table"
     finally:
         await runner.cleanup()
+
+
+async def test_a_scans_outcome_stays_readable_after_later_events(
+        edge: EdgeApp, client: Client) -> None:
+    """`storeedge scan` asks for its scan's outcome; a receipt or a call that follows at once
+    must not hide it (the lane's last event is then another one)."""
+    lane = edge.lanes["1"]
+    await lane.handle_scan(route(MILK, edge.config.scan), scan_id="s-milk")
+    await lane.call_attendant("help")             # an event of no scan follows at once
+    status, state = await client.call("GET", "/api/lanes/1/scans/s-milk")
+    assert status == 200
+    assert (state["last_event"]["code"], state["last_event"]["scan_id"]) == ("item_added",
+                                                                             "s-milk")
+    assert state["lines"][0]["name"] == lane.cart.lines[0].name
+    assert lane.snapshot()["last_event"]["code"] == "intervention_raised"
+    status, _ = await client.call("GET", "/api/lanes/1/scans/s-unknown")
+    assert status == 404

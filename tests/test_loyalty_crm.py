@@ -14,7 +14,7 @@ from edge.reports import today_summary
 from sync import member_code
 from sync.crm.server import CrmServer
 from tests.fault_proxy import FaultProxy
-from tests.helpers import MEMBER_CODE, MILK, RICE, WATER, write_config
+from tests.helpers import MEMBER_CODE, MILK, RICE, WATER, staff_lane, write_config
 from tests.payments_support import daemon_payments_toml, script, simulators, wechat_code
 from tests.sync_helpers import admin_of, crm_rows, pair, running_crm, started, wait_for
 
@@ -202,6 +202,7 @@ async def test_a_coupon_redeemed_offline_at_two_appliances_is_flagged_by_the_crm
         second = device(tmp_path, "kiosk-b", crm.url)
         async with started(first) as a, started(second) as b:
             assert (await sell_with_coupon(a)).code == "coupon_applied"
+            await staff_lane(a, "2")
             refused = await sell_with_coupon(a, "2")        # the same appliance, offline
             assert (refused.code, refused.data["reason"]) == ("coupon_rejected", "redeemed")
             assert (await sell_with_coupon(b)).code == "coupon_applied"   # b cannot know

@@ -101,3 +101,21 @@ async def test_the_events_of_loyalty_are_accepted(tmp_path: Path) -> None:
     for row in rows:
         check_payload(row["type"], json.loads(row["payload"]))   # raises on a refusal
     assert set(written) <= set(EVENT_TYPES)
+
+
+async def test_the_intervention_cleared_event_is_accepted(tmp_path: Path) -> None:
+    from tests.checkout_support import PIN, config_path, running, scan, staff  # noqa: PLC0415
+    from tests.helpers import BEER  # noqa: PLC0415
+
+    async with running(config_path(tmp_path)) as app:
+        badges = await staff(app)
+        await scan(app, BEER)
+        await scan(app, f"BADGE:{badges['cashier']}")
+        await app.lanes["1"].call_attendant("help")
+        await app.lanes["1"].clear_intervention(PIN, "pin")
+        rows = await app.store.fetchall("SELECT type, payload FROM outbox WHERE type ="
+                                        " 'intervention.cleared' ORDER BY seq")
+    assert [json.loads(r["payload"])["method"] for r in rows] == ["badge", "pin"]
+    for row in rows:
+        check_payload(row["type"], json.loads(row["payload"]))
+    assert "intervention.cleared" in EVENT_TYPES

@@ -58,6 +58,26 @@ PAYLOADS: dict[str, dict[str, Any]] = {
         "member_id": "M0001", "scopes": ["store"], "consent_ids": ["fc1"],
         "templates_deleted": 2, "reason": "withdrawn", "actor": "kiosk:1",
         "withdrawn_at": NOW},
+    "coupon.issued": {
+        "code": "CPN-5a1e-1", "label": "下次满50减5", "member_id": None, "rule_id": "R1",
+        "body": {"kind": "cash_off", "amount_fen": 500, "min_total_fen": 5000},
+        "valid_from": NOW, "valid_to": "2026-12-20T10:00:00.000+00:00", "sale_id": "5a1e",
+        "shareable": True, "issued_at": NOW},
+    "sale.member_attached": {
+        "sale_id": "5a1e", "member_id": "M0001", "how": "wallet", "provider": "wechat",
+        "attached_at": NOW,
+        "ledger": [{"entry_id": "5a1e:points", "account": "member:M0001:points", "delta": 14,
+                    "reason": "earned"}]},
+    "member.joined": {
+        "join_id": "j01", "member_id": "M9001", "name": "新会员", "provider": "alipay",
+        "payer_id": "2088000000000001", "consent_version": "2026-01-v1", "consented_at": NOW,
+        "device_id": "lane-pc-1", "lane": "1", "sale_id": "5a1e",
+        "ledger": [{"entry_id": "5a1e:points", "account": "member:M9001:points", "delta": 14,
+                    "reason": "earned"}]},
+    "intervention.cleared": {
+        "intervention_id": "iv1", "lane": "1", "cart_id": "c4r7", "reason": "weight_mismatch",
+        "raised_at": NOW, "cleared_at": NOW, "cleared_by": "zhang.wei", "method": "badge",
+        "detail": {"measured_g": 512, "expected_g": 550}, "outcome": {"rescanned": 1}},
 }
 
 JSON_VALUES = st.recursive(

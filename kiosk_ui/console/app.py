@@ -23,6 +23,7 @@ from ..schema import MAX_BODY
 from ..security import security_headers
 from . import (
     admin,
+    checkout,
     dashboard,
     devices,
     guides,
@@ -76,6 +77,11 @@ def console_routes() -> list[Route]:
         Route("GET", f"{PREFIX}/ws/logs", admin.ws_logs, A),
         Route("GET", f"{api}/diagnostics", admin.api_diagnostics, A),
         Route("GET", f"{api}/diagnostics.zip", admin.api_diagnostics_zip, A),
+        Route("GET", f"{api}/checkout", checkout.api_checkout, S),
+        Route("POST", f"{api}/receipts/reprint", checkout.api_reprint, S),
+        Route("GET", f"{api}/badges", checkout.api_badges, A),
+        Route("POST", f"{api}/badges", checkout.api_assign_badge, A),
+        Route("POST", f"{api}/badges/revoke", checkout.api_revoke_badges, A),
     ]
     routes += [Route("GET", f"{PREFIX}/{p.slug}", shell.page_handler(p), p.role)
                for p in shell.PAGES]

@@ -31,6 +31,7 @@ PAGES = (
     PageDef("devices", "nav.devices", Role.SUPERVISOR),
     PageDef("transactions", "nav.transactions", Role.SUPERVISOR),
     PageDef("guides", "nav.guides", Role.SUPERVISOR),
+    PageDef("checkout", "nav.checkout", Role.SUPERVISOR),
     PageDef("dead-letters", "nav.dead_letters", Role.IT_ADMIN),
     PageDef("face-consents", "nav.face_consents", Role.IT_ADMIN),
     PageDef("users", "nav.users", Role.IT_ADMIN),

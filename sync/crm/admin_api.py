@@ -29,6 +29,7 @@ from .admin import (
     save_entity,
     set_allowance,
 )
+from .exit_keys import add_exit_routes
 
 if TYPE_CHECKING:
     from .server import Crm
@@ -54,6 +55,7 @@ def add_admin_routes(app: web.Application, crm: Crm) -> None:
     r.add_post("/admin/members/{key}/adjustments", guarded(_adjust))
     r.add_get("/admin/members/{key}/ledger", guarded(_ledger))
     r.add_put("/admin/allowances/{device}/{kind}", guarded(_allowance))
+    add_exit_routes(app, crm, guarded)
     for noun in NOUNS:
         r.add_get(f"/admin/{noun}/{{key}}", guarded(_get))
         r.add_put(f"/admin/{noun}/{{key}}", guarded(_save))

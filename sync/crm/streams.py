@@ -64,6 +64,10 @@ def _guide(_conn: sqlite3.Connection, r: sqlite3.Row) -> dict[str, Any]:
             "updated_at": r["updated_at"]}
 
 
+def _exit_key(_conn: sqlite3.Connection, r: sqlite3.Row) -> dict[str, Any]:
+    return {"key_id": r["key_id"], "public_key": r["public_key"], "created_at": r["created_at"]}
+
+
 # stream -> (table, key column, row maker, rows are per device)
 STREAMS: Mapping[str, tuple[str, str, RowMaker, bool]] = {
     "catalog": ("products", "id", _product, False),
@@ -73,6 +77,7 @@ STREAMS: Mapping[str, tuple[str, str, RowMaker, bool]] = {
     "allowances": ("allowances", "kind", _allowance, True),
     "coupon_rules": ("coupon_rules", "id", _coupon_rule, False),
     "guides": ("guides", "id", _guide, False),
+    "exit_keys": ("exit_keys", "key_id", _exit_key, False),
 }
 
 

@@ -10,6 +10,7 @@ const PAGES = {
   devices: "./pages/devices.js",
   transactions: "./pages/transactions.js",
   guides: "./pages/guides.js",
+  checkout: "./pages/checkout.js",
   "dead-letters": "./pages/dead_letters.js",
   "face-consents": "./pages/face_consents.js",
   users: "./pages/users.js",
