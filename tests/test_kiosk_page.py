@@ -21,6 +21,8 @@ from tests.payments_support import SimProcess, wechat_code
 from tests.sync_helpers import CrmProcess, pair_process, sync_config_text
 
 EVIL = "<img src=x onerror=alert(1)><script>alert(2)</script>"
+EINVOICE = ('\n[checkout]\nereceipt_url = "https://fapiao.example.cn/e?s={store}&id={sale_id}'
+            '&a={amount_fen}&sig={sig}"\n')
 SHAREABLE = ("INSERT INTO coupon_rules (id, label, body, updated_at) VALUES ('R', '送好友券',"
              " '{\"shareable\": true, \"coupon_label\": \"好友减5\", \"coupon\":"
              " {\"kind\": \"cash_off\", \"off_fen\": 500}}', '2026-01-01')")
@@ -35,7 +37,7 @@ def sim(tmp_path: Path) -> Iterator[SimProcess]:
 
 @pytest.fixture
 def daemon(tmp_path: Path, sim: SimProcess) -> Iterator[Daemon]:
-    with kiosk_daemon(tmp_path, sim=sim, receipt_ms=2000) as running:
+    with kiosk_daemon(tmp_path, sim=sim, extra=EINVOICE, receipt_ms=2000) as running:
         yield running
 
 
@@ -82,6 +84,9 @@ async def test_a_whole_self_checkout(daemon: Daemon, sim: SimProcess,
         await expect(coupon_qr).to_have_count(1)
         await expect(page.locator("#issued figcaption")).to_contain_text("好友减5")
         assert await coupon_qr.evaluate("img => img.complete && img.naturalWidth > 0")
+        ereceipt = page.locator("#ereceipt-qr")                 # the e-invoice link's QR
+        await expect(ereceipt).to_be_visible()
+        assert await ereceipt.evaluate("img => img.complete && img.naturalWidth > 0")
         await screenshot(page, "kiosk-receipt")
 
         # Nobody touches the screen: back to attract, the sale stays paid.
