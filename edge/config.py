@@ -18,6 +18,7 @@ from .cashier_config import CashierConfig
 from .checkout_config import CheckoutConfig
 from .errors import ConfigError
 from .face.config import FaceConfig
+from .kiosk_config import KioskConfig
 from .loyalty_config import LoyaltyConfig, MembersConfig
 from .payments.config import PaymentsConfig
 from .scan_router import ScanRules
@@ -87,6 +88,7 @@ class Config:
     signage: SignageConfig = field(default_factory=SignageConfig)
     members: MembersConfig = field(default_factory=MembersConfig)
     checkout: CheckoutConfig = field(default_factory=CheckoutConfig)
+    kiosk: KioskConfig = field(default_factory=KioskConfig)
 
     def lane(self, lane_id: str) -> LaneConfig | None:
         return next((lane for lane in self.lanes if lane.id == lane_id), None)
@@ -122,7 +124,7 @@ def load_config(path: Path | None = None) -> Config:
 def _build(data: Mapping[str, Any], source: str, base: Path) -> Config:
     _only(data, "", {"store", "paths", "database", "http", "scan", "loyalty", "lanes", "devices",
                      "demo", "payments", "console", "face", "sync",
-                     "cashier", "signage", "screens", "members", "checkout"})
+                     "cashier", "signage", "screens", "members", "checkout", "kiosk"})
     store = _table(data, "store")
     _only(store, "store", {"id", "name", "device_id", "timezone"})
     paths = _table(data, "paths")
@@ -180,6 +182,7 @@ def _build(data: Mapping[str, Any], source: str, base: Path) -> Config:
         signage=SignageConfig.from_mapping(_table(data, "signage"), data.get("screens", [])),
         members=MembersConfig.from_mapping(_table(data, "members")),
         checkout=CheckoutConfig.from_mapping(_table(data, "checkout"), state_dir=state_dir),
+        kiosk=KioskConfig.from_mapping(_table(data, "kiosk")),
     )
 
 

@@ -25,6 +25,8 @@ from edge.metrics import CONTENT_TYPE
 from . import cashier_api, cashier_money, cashier_page, screens
 from .checkout_web import checkout_routes, setup_checkout
 from .errors import ApiError, error_middleware
+from .kiosk_api import kiosk_api_routes
+from .kiosk_page import kiosk_page, setup_kiosk
 from .loyalty_api import loyalty_routes
 from .pages import setup_pages
 from .push import push_socket, setup_push
@@ -56,6 +58,7 @@ def kiosk_routes() -> list[SiteRoute]:
         SiteRoute("GET", "/healthz", healthz, OPEN),
         SiteRoute("GET", "/metrics", metrics, OPEN),
         SiteRoute("GET", "/lane/{lane}", lane_page, OPEN),
+        SiteRoute("GET", "/kiosk/{lane}", kiosk_page, OPEN),
         SiteRoute("GET", "/ws/lanes/{lane}", lane_socket, OPEN),
         SiteRoute("GET", lane, api_lane, OPEN),
         SiteRoute("GET", f"{lane}/scans/{{scan}}", api_scan_outcome, OPEN),
@@ -83,6 +86,8 @@ def kiosk_routes() -> list[SiteRoute]:
         *loyalty_routes(lambda request: request.app[EDGE_KEY], _lane),
         # Self-checkout: attendant, exit station, receipts (docs/checkout.md):
         *checkout_routes(),
+        # The self-checkout page's own (docs/kiosk.md):
+        *kiosk_api_routes(),
     ]
 
 
@@ -97,6 +102,7 @@ def create_web_app(edge: EdgeApp) -> web.Application:
     add_site_static(app, "/static", str(resources.files("kiosk_ui").joinpath("static")))
     screens.setup_screens(app, edge)
     setup_checkout(app, edge)  # the attendant view's live feed
+    setup_kiosk(edge)
     return app
 
 
@@ -171,7 +177,9 @@ async def status_page(request: web.Request) -> web.Response:
         )
     lanes = "".join(
         f'<li><a href="/lane/{esc(lane["id"])}">{esc(lane["name"])}</a> ({esc(lane["kind"])})'
-        f" — {lane['items']} lines, {_yuan(lane['total_fen'])}</li>"
+        + (f' <a href="/kiosk/{esc(lane["id"])}">自助收银 kiosk</a>'
+           if lane["kind"] == "kiosk" else "")
+        + f" — {lane['items']} lines, {_yuan(lane['total_fen'])}</li>"
         for lane in status["lanes"]
     )
     devices = "".join(
@@ -233,7 +241,8 @@ def _sync_section(sync: dict[str, Any]) -> str:
 
 
 async def lane_page(request: web.Request) -> web.Response:
-    """A staffed lane's cashier page; a kiosk lane's live view (until the kiosk page lands)."""
+    """A staffed lane's cashier page; a kiosk lane's live view for staff (the shopper's page
+    is ``/kiosk/{lane}``; this one stays a plain watcher, and the benchmark's baseline)."""
     lane = _lane(request)
     if request.app[EDGE_KEY].cashier.staffed(lane.lane_id):
         return await cashier_page.cashier_page(request)

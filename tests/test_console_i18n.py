@@ -26,6 +26,15 @@ def test_both_catalogs_have_the_same_keys_and_no_empty_text() -> None:
         assert json.loads(raw) == catalogs.messages[lang]
 
 
+def test_no_key_is_defined_twice() -> None:
+    """A key written twice (two pages chose the same name) silently loses its first text."""
+    for lang in LANGS:
+        pairs = json.loads((UI / "static" / "i18n" / f"{lang}.json").read_text("utf-8"),
+                           object_pairs_hook=lambda items: items)
+        keys = [key for key, _ in pairs]
+        assert len(keys) == len(set(keys)), (lang, sorted({k for k in keys if keys.count(k) > 1}))
+
+
 def test_every_key_the_code_uses_is_in_the_catalogs() -> None:
     known = set(Catalogs().messages["zh-CN"])
     used: set[str] = set()

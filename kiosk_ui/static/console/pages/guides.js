@@ -41,7 +41,7 @@ export async function mount(root) {
         h("td", {}, yuan(g.amount_fen)), h("td", { class: "first-time" }, String(g.first_time)),
         h("td", { class: "repeat" }, String(g.repeat)),
         h("td", {}, String(g.sales - g.member_sales)))), { id: "guides" })
-      : h("p", { class: "muted", id: "guides-none" }, t("guides.none")));
+      : h("p", { class: "muted", id: "guides-none" }, t("guides.no_sales")));
   }
   replace(root, form, status, holder);
   onLangChange(render);
