@@ -267,6 +267,36 @@ async def test_bad_events_are_refused_one_by_one_and_the_rest_stored(device: Dev
         (2, "bad_payload"), (3, "unknown_type"), (4, "wrong_device"), (5, "unknown_member")]
 
 
+async def test_a_ledger_entry_is_applied_once_across_pushes_and_within_one(
+        device: Device) -> None:
+    status, answer = await device.push([sale(1, "M0001", 5)])
+    assert status == 200 and answer["rejected"] == []
+    again = sale(2, "M0001", 7)     # another sale carrying sale 1's points entry
+    again["payload"]["ledger"][1]["entry_id"] = "s1:points"
+    twin = sale(4, "M0001", 3)      # the same entry as seq 3 in the same push
+    twin["payload"]["ledger"][1]["entry_id"] = "s3:points"
+    status, answer = await device.push([again, sale(3, "M0001", 3), twin])
+    assert status == 200 and answer["acked_through_seq"] == 4
+    assert [(r["seq"], r["code"]) for r in answer["rejected"]] == [
+        (2, "duplicate_entry"), (4, "duplicate_entry")]
+    db = device.server.db_path
+    assert crm_rows(db, "SELECT points_balance FROM members WHERE id = 'M0001'") == [(1288,)]
+    assert crm_rows(db, "SELECT entry_id FROM member_ledger WHERE event_id IS NOT NULL"
+                    " ORDER BY entry_id") == [("s1:points",), ("s3:points",)]
+
+
+async def test_an_event_refused_then_fixed_is_stored_and_no_longer_a_rejection(
+        device: Device) -> None:
+    status, answer = await device.push([sale(1), sale(2, "M0404", 5), sale(3)])
+    assert [(r["seq"], r["code"]) for r in answer["rejected"]] == [(2, "unknown_member")]
+    status, answer = await device.push([sale(2, "M0001", 5)])   # retried after a fix
+    assert status == 200 and answer == {"acked_through_seq": 3, "rejected": [],
+                                        "conflicts": []}
+    db = device.server.db_path
+    assert crm_rows(db, "SELECT seq FROM rejections") == []
+    assert crm_rows(db, "SELECT seq FROM events ORDER BY seq") == [(1,), (2,), (3,)]
+
+
 async def test_whole_batch_problems_are_refused_with_a_clear_status(device: Device) -> None:
     path = "/v1/events"
     for body, status_code in (

@@ -15,7 +15,7 @@ from typing import Any
 from ..events import EVENT_ENVELOPE, EventRejected, check_payload, fast_event
 from ..protocol import MAX_BATCH_EVENTS, MAX_PAYLOAD_BYTES, ProtocolError, loads_strict
 from ..schema import SchemaError
-from .effects import APPLIERS, Effects
+from .effects import APPLIERS, Effects, member_entry_ids
 
 SEQ_BITS = 40   # a device may send 2^40 events; events.id = device rowid << 40 | seq
 
@@ -134,6 +134,7 @@ def ingest(conn: sqlite3.Connection, device_key: str, incoming: list[Incoming],
                                (base + low, base + high)).fetchall())
     rejected: list[dict[str, Any]] = []
     fx = Effects(conn, device_key, now)
+    fx.look_up_entries(member_entry_ids(i for i in incoming if i.seq not in stored))
     new_rows: list[tuple[Any, ...]] = []
     accepted: list[int] = []
     for inc in incoming:
@@ -158,9 +159,12 @@ def ingest(conn: sqlite3.Connection, device_key: str, incoming: list[Incoming],
         # json_valid(body) failed: a line that only parsed as part of its neighbours.
         raise ProtocolError("an event line is not a JSON object on its own") from None
     fx.flush()
-    if accepted:
-        conn.executemany("DELETE FROM rejections WHERE device_key = ? AND seq = ?",
-                         [(device_key, s) for s in accepted])
+    if accepted:  # an event refused before and accepted now is no longer a rejection
+        accepted_set = set(accepted)
+        settled = [(device_key, r[0]) for r in conn.execute(
+            "SELECT seq FROM rejections WHERE device_key = ? AND seq BETWEEN ? AND ?",
+            (device_key, low, high)) if r[0] in accepted_set]
+        conn.executemany("DELETE FROM rejections WHERE device_key = ? AND seq = ?", settled)
     for skip in skipped:
         if skip["seq"] not in stored:
             conn.execute("INSERT OR REPLACE INTO rejections (device_key, seq, event_id, type,"
