@@ -7,6 +7,7 @@ import base64
 import io
 import json
 import logging
+import sqlite3
 import stat
 import sys
 import time
@@ -18,8 +19,10 @@ import aiohttp
 import pytest
 
 from edge.cart import utc_now
+from edge.store import apply_migrations
 from sync.credentials import load_credentials
 from sync.crm.admin import create_pairing_code
+from sync.crm.db import crm_migrations
 from sync.crm.server import CrmServer
 from sync.errors import SyncError
 from sync.pairing import pair as pair_device
@@ -380,3 +383,23 @@ async def test_lines_that_only_parse_together_are_refused(device: Device) -> Non
                                        device.headers("POST", "/v1/events", body))
     assert status == 400, answer
     assert crm_rows(device.server.db_path, "SELECT count(*) FROM events") == [(0,)]
+
+
+def test_upgrading_the_events_table_keeps_every_stored_event(tmp_path: Path) -> None:
+    """0010 rebuilds the events table (its body is checked at ingest now): nothing is lost,
+    and the primary key still stores a device's seq once."""
+    conn = sqlite3.connect(tmp_path / "crm.db", isolation_level=None)
+    try:
+        apply_migrations(conn, [m for m in crm_migrations() if m.version < 10])
+        row = (1 << 40 | 7, DEVICE_KEY, 7, f"{DEVICE_KEY}:7", "cart.voided", utc_now(),
+               dumps(event(7)).decode(), "d" * 64, utc_now())
+        conn.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+        assert "0010_events_body_checked_at_ingest.sql" in apply_migrations(
+            conn, crm_migrations())
+        assert conn.execute("SELECT * FROM events").fetchall() == [row]
+        assert conn.execute("SELECT json_extract(body, '$.payload.cart_id') FROM events"
+                            ).fetchall() == [("c7",)]
+        with pytest.raises(sqlite3.IntegrityError):
+            conn.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+    finally:
+        conn.close()
