@@ -27,6 +27,7 @@ class SyncConfig:
     request_timeout_ms: int = 30_000
     push_batch_events: int = 1_000
     push_batch_bytes: int = 4 * 1024 * 1024     # uncompressed JSON per request
+    push_in_flight: int = 2                # batches posted before the oldest one's answer
     push_interval_ms: int = 1_000          # look for new events this often without a nudge
     push_linger_ms: int = 20               # after a sale, wait this long for more to batch
     pull_interval_ms: int = 30_000
@@ -76,6 +77,7 @@ class SyncConfig:
 _RANGES = {
     "push_batch_events": (1, 10_000),
     "push_batch_bytes": (4096, 64 * 1024 * 1024),
+    "push_in_flight": (1, 4),
     "pull_page_size": (1, 5_000),
     "breaker_failures": (1, 1_000),
     "max_response_bytes": (4096, 256 * 1024 * 1024),

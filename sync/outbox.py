@@ -142,10 +142,15 @@ def record_push(conn: sqlite3.Connection, batch: Batch, result: PushResult) -> i
     # A CRM that does not count refused events as settled would otherwise hold the queue
     # behind them forever; a refused event right after the cursor is settled here.
     cursor = result.acked_through_seq
+    previous = acked_through(conn)
+    if batch.cursor <= cursor < previous:
+        # With two pushes in flight the CRM may have answered this one before the one whose
+        # answer was recorded last: not a loss, only older news. (A CRM restored from a
+        # backup answers below the cursor this batch was read at.)
+        cursor = previous
     settled = set(rejected) | {s.seq for s in batch.skipped}
     while cursor + 1 in settled:
         cursor += 1
-    previous = acked_through(conn)
     if cursor < previous:
         _LOGGER.warning("The CRM acknowledges only up to seq %d (we had %d): sending again "
                         "from there (was the CRM restored from a backup?)", cursor, previous)

@@ -1,9 +1,11 @@
-"""The pusher: sends the outbox to the CRM in order, one batch in flight, the next one ready.
+"""The pusher: sends the outbox to the CRM in order, up to two batches in flight.
 
-While a batch is on the wire the next one is read and gzipped (the edge's share of the work
-overlaps the CRM's); it is used only if the answer moved the cursor exactly past the batch
-sent, otherwise it is dropped and read again. A batch the CRM blames is halved until the one
-event at fault is alone, and that one is dead-lettered; every other failure waits and retries.
+While a batch is on the wire the next one is read, gzipped and posted too (the edge's share of
+the work, and the CRM's parsing of one batch, overlap the CRM's storing of the other). Answers
+are recorded in the order the batches were read; when one does not move the cursor past its
+batch, the batches after it are dropped and read again from the cursor. A batch the CRM
+blames is halved until the one event at fault is alone, and that one is dead-lettered; every
+other failure waits and retries.
 """
 
 from __future__ import annotations
@@ -75,27 +77,50 @@ class Pusher:
         self._limit = config.push_batch_events
 
     async def run(self) -> None:
-        ahead: asyncio.Task[Prepared] | None = None
+        # Posted batches whose answers are not recorded yet, oldest first: at most
+        # ``push_in_flight``. Answers are recorded in this order whatever order they come in.
+        flight: list[tuple[Prepared, asyncio.Task[bytes]]] = []
         try:
             while True:
                 await self._link.gate()
-                prepared = await ahead if ahead is not None else await self._prepare(None)
-                ahead = None
-                batch = prepared.batch
-                if not batch.rows and not batch.skipped:
-                    if await sleep_or_event(self._nudge, self._config.push_interval_ms / 1000):
-                        await asyncio.sleep(self._config.push_linger_ms / 1000)
-                    continue
-                if not batch.retry and batch.rows:
-                    ahead = asyncio.create_task(self._prepare(max(batch.seqs)),
-                                                name="sync:push:ahead")
-                cursor = await self._send(prepared)
-                if ahead is not None and cursor != max(batch.seqs):
-                    await _drop(ahead)
-                    ahead = None
+                if not flight:
+                    prepared = await self._prepare(None)
+                    if not prepared.batch.rows and not prepared.batch.skipped:
+                        if await sleep_or_event(self._nudge,
+                                                self._config.push_interval_ms / 1000):
+                            await asyncio.sleep(self._config.push_linger_ms / 1000)
+                        continue
+                    flight.append((prepared, self._post_task(prepared)))
+                await self._post_more(flight)
+                head, task = flight.pop(0)
+                ack_limit = max(p.batch.ack_limit for p in [head, *(p for p, _ in flight)])
+                cursor = await self._settle(head, task, ack_limit)
+                if flight and (cursor is None or cursor < max(head.batch.seqs)):
+                    # Sent again from the cursor; whatever of it the CRM already stored, it
+                    # recognises by event id.
+                    await _drop(*(t for _, t in flight))
+                    flight.clear()
         finally:
-            if ahead is not None:
-                await _drop(ahead)
+            await _drop(*(t for _, t in flight))
+
+    async def _post_more(self, flight: list[tuple[Prepared, asyncio.Task[bytes]]]) -> None:
+        """Read, gzip and post the batches after the last one in flight, up to the window.
+
+        The CRM stores a batch that arrives before the one ahead of it and moves its
+        watermark over both once the gap is filled, so the next batch need not wait for the
+        answer to this one: the CRM parses one while it stores the other.
+        """
+        while len(flight) < self._config.push_in_flight:
+            last = flight[-1][0].batch
+            if last.retry or not last.rows:
+                return
+            prepared = await self._prepare(max(last.seqs))
+            if not prepared.batch.rows and not prepared.batch.skipped:
+                return
+            flight.append((prepared, self._post_task(prepared)))
+
+    def _post_task(self, prepared: Prepared) -> asyncio.Task[bytes]:
+        return asyncio.create_task(self._post(prepared), name="sync:push:post")
 
     async def _prepare(self, after: int | None) -> Prepared:
         batch = await self._store.read(functools.partial(self._read, after=after))
@@ -107,11 +132,18 @@ class Pusher:
             return outbox.read_retries(conn, self._limit, max_bytes)
         return outbox.read_batch(conn, self._limit, max_bytes, after=after)
 
-    async def _send(self, prepared: Prepared) -> int | None:
-        """Push one batch and record the answer; return the new cursor, None on failure."""
+    async def _settle(self, prepared: Prepared, task: asyncio.Task[bytes],
+                      ack_limit: int) -> int | None:
+        """Wait for one push's answer and record it; return the new cursor, None on failure.
+
+        ``ack_limit`` also covers the batches posted after this one: the CRM may have stored
+        them first, and then this answer acknowledges them too.
+        """
         batch = prepared.batch
         try:
-            result = await self._post(prepared)
+            raw = await task
+            seqs = batch.seqs or frozenset(s.seq for s in batch.skipped)
+            result = await asyncio.to_thread(parse_push_response, raw, seqs, ack_limit)
         except RequestRefused as err:
             if err.blames_body:
                 await self._refused(batch, err)
@@ -131,7 +163,8 @@ class Pusher:
         _log_result(result)
         return cursor
 
-    async def _post(self, prepared: Prepared) -> PushResult:
+    async def _post(self, prepared: Prepared) -> bytes:
+        """Send one batch; return the CRM's raw answer."""
         batch = prepared.batch
         too_big = [r for r in batch.rows if len(r[4]) > MAX_PAYLOAD_BYTES]
         if too_big:
@@ -143,8 +176,7 @@ class Pusher:
             "POST", "/v1/events", prepared.body, gzipped=True, content_type=PUSH_CONTENT_TYPE,
             idempotency_key=prepared.key)
         await self._link.after_push(time.monotonic() - started, self._transport.skew_s)
-        seqs = batch.seqs or frozenset(s.seq for s in batch.skipped)
-        return await asyncio.to_thread(parse_push_response, raw, seqs, batch.ack_limit)
+        return raw
 
     async def _refused(self, batch: outbox.Batch, err: RequestRefused) -> None:
         """Halve a refused batch until the one event at fault is alone; dead-letter that one."""
@@ -166,9 +198,10 @@ class Pusher:
                               message=str(err)))
 
 
-async def _drop(task: asyncio.Task[Prepared]) -> None:
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+async def _drop(*tasks: asyncio.Task[bytes]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _log_result(result: PushResult) -> None:

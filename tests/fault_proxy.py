@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 
 FAULTS = ("pass", "reset_before", "reset_after", "truncate", "delay", "error_500",
-          "throttle_429", "twice", "garble")
+          "throttle_429", "twice", "garble", "late")
 
 
 class FaultProxy:
@@ -77,6 +77,8 @@ class FaultProxy:
         if fault == "throttle_429":
             return await _answer(writer, 429, b'{"error":{"code":"slow","message":"down"}}',
                                  b"Retry-After: 1\r\n")
+        if fault == "late":   # reaches the CRM after requests sent later
+            await asyncio.sleep(self._slow_s)
         response = await self._upstream(request)
         if fault == "twice":
             second = await self._upstream(request)

@@ -7,6 +7,7 @@ import base64
 import io
 import json
 import logging
+import sqlite3
 import stat
 import sys
 import time
@@ -18,8 +19,10 @@ import aiohttp
 import pytest
 
 from edge.cart import utc_now
+from edge.store import apply_migrations
 from sync.credentials import load_credentials
 from sync.crm.admin import create_pairing_code
+from sync.crm.db import crm_migrations
 from sync.crm.server import CrmServer
 from sync.errors import SyncError
 from sync.pairing import pair as pair_device
@@ -267,6 +270,36 @@ async def test_bad_events_are_refused_one_by_one_and_the_rest_stored(device: Dev
         (2, "bad_payload"), (3, "unknown_type"), (4, "wrong_device"), (5, "unknown_member")]
 
 
+async def test_a_ledger_entry_is_applied_once_across_pushes_and_within_one(
+        device: Device) -> None:
+    status, answer = await device.push([sale(1, "M0001", 5)])
+    assert status == 200 and answer["rejected"] == []
+    again = sale(2, "M0001", 7)     # another sale carrying sale 1's points entry
+    again["payload"]["ledger"][1]["entry_id"] = "s1:points"
+    twin = sale(4, "M0001", 3)      # the same entry as seq 3 in the same push
+    twin["payload"]["ledger"][1]["entry_id"] = "s3:points"
+    status, answer = await device.push([again, sale(3, "M0001", 3), twin])
+    assert status == 200 and answer["acked_through_seq"] == 4
+    assert [(r["seq"], r["code"]) for r in answer["rejected"]] == [
+        (2, "duplicate_entry"), (4, "duplicate_entry")]
+    db = device.server.db_path
+    assert crm_rows(db, "SELECT points_balance FROM members WHERE id = 'M0001'") == [(1288,)]
+    assert crm_rows(db, "SELECT entry_id FROM member_ledger WHERE event_id IS NOT NULL"
+                    " ORDER BY entry_id") == [("s1:points",), ("s3:points",)]
+
+
+async def test_an_event_refused_then_fixed_is_stored_and_no_longer_a_rejection(
+        device: Device) -> None:
+    status, answer = await device.push([sale(1), sale(2, "M0404", 5), sale(3)])
+    assert [(r["seq"], r["code"]) for r in answer["rejected"]] == [(2, "unknown_member")]
+    status, answer = await device.push([sale(2, "M0001", 5)])   # retried after a fix
+    assert status == 200 and answer == {"acked_through_seq": 3, "rejected": [],
+                                        "conflicts": []}
+    db = device.server.db_path
+    assert crm_rows(db, "SELECT seq FROM rejections") == []
+    assert crm_rows(db, "SELECT seq FROM events ORDER BY seq") == [(1,), (2,), (3,)]
+
+
 async def test_whole_batch_problems_are_refused_with_a_clear_status(device: Device) -> None:
     path = "/v1/events"
     for body, status_code in (
@@ -350,3 +383,23 @@ async def test_lines_that_only_parse_together_are_refused(device: Device) -> Non
                                        device.headers("POST", "/v1/events", body))
     assert status == 400, answer
     assert crm_rows(device.server.db_path, "SELECT count(*) FROM events") == [(0,)]
+
+
+def test_upgrading_the_events_table_keeps_every_stored_event(tmp_path: Path) -> None:
+    """0010 rebuilds the events table (its body is checked at ingest now): nothing is lost,
+    and the primary key still stores a device's seq once."""
+    conn = sqlite3.connect(tmp_path / "crm.db", isolation_level=None)
+    try:
+        apply_migrations(conn, [m for m in crm_migrations() if m.version < 10])
+        row = (1 << 40 | 7, DEVICE_KEY, 7, f"{DEVICE_KEY}:7", "cart.voided", utc_now(),
+               dumps(event(7)).decode(), "d" * 64, utc_now())
+        conn.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+        assert "0010_events_body_checked_at_ingest.sql" in apply_migrations(
+            conn, crm_migrations())
+        assert conn.execute("SELECT * FROM events").fetchall() == [row]
+        assert conn.execute("SELECT json_extract(body, '$.payload.cart_id') FROM events"
+                            ).fetchall() == [("c7",)]
+        with pytest.raises(sqlite3.IntegrityError):
+            conn.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+    finally:
+        conn.close()

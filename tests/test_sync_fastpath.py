@@ -168,3 +168,18 @@ def test_a_push_mixing_fast_and_declined_lines_answers_as_the_schemas_do() -> No
     assert skipped == []
     assert [i.problem is None for i in incoming] == [True, True, False]
     assert incoming[2].problem is not None and "total_fen" in incoming[2].problem.message
+
+
+def test_the_type_tag_is_read_wherever_it_stands_and_never_trusted_twice() -> None:
+    """One decode per line picks the payload's struct by ``type``: the key may come last, and a
+    line naming two types, or an unknown one, is left to the schemas' own path."""
+    event = {"event_id": "S001:edge-01:9", "seq": 9, "type": "cart.voided", "occurred_at": NOW,
+             "payload": PAYLOADS["cart.voided"]}
+    reordered = {key: event[key] for key in ("payload", "seq", "occurred_at", "event_id", "type")}
+    assert fast_event(json.dumps(reordered, ensure_ascii=False).encode()) == event
+    line = json.dumps(event, ensure_ascii=False)
+    assert fast_event((line[:-1] + ', "type": "sale.completed"}').encode()) is None
+    assert fast_event(line.replace("cart.voided", "cart.unknown").encode()) is None
+    assert fast_event(line.replace('"cart.voided"', "7").encode()) is None
+    incoming, _ = parse_push((line[:-1] + ', "type": "sale.completed"}').encode(), "S001:edge-01")
+    assert incoming[0].problem is not None  # the last "type" wins, and the payload is no sale

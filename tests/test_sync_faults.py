@@ -85,6 +85,47 @@ async def test_every_sale_arrives_once_and_in_order_through_a_faulty_network(
     assert "Traceback" not in caplog.text and "died" not in caplog.text
 
 
+async def test_a_push_overtaken_by_the_next_one_is_neither_lost_nor_sent_again(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Two pushes in flight and the CRM stores the second first: both answers are recorded,
+    the cursor never steps back, and no event is sent twice."""
+    online = False
+    pushes = 0
+
+    def choose(_method: str, path: str) -> str:
+        nonlocal pushes
+        if path != "/v1/events":
+            return "pass"
+        if not online:
+            return "reset_before"
+        pushes += 1
+        return "late" if pushes % 2 else "pass"   # every other push is overtaken
+
+    async with running_crm(tmp_path) as crm:
+        port = int(crm.url.rsplit(":", 1)[1])
+        async with FaultProxy(port, choose, slow_s=0.4) as proxy:
+            config = make_sync_config(tmp_path, proxy.url, batch=3)
+            await pair(config, crm)
+            async with started(config) as app:
+                for _ in range(10):      # a backlog while the uplink is down
+                    await app.lanes["1"].handle_scan(_route(app, WATER))
+                    await app.lanes["1"].pay_cash(1000)
+                row = await app.store.fetchone("SELECT max(seq) AS last FROM outbox")
+                assert row is not None
+                last = int(row["last"])
+                online = True
+                await wait_for(lambda: _synced(app, last), limit_s=30,
+                               what="the backlog to drain")
+    assert proxy.seen[("/v1/events", "late")] >= 2
+    arrived = dict(crm_rows(crm.db_path, "SELECT seq, received_at FROM events"))
+    assert arrived[4] < arrived[1], "the second push did not overtake the first"
+    assert pushes == -(-last // 3), "a batch was sent again"
+    assert crm_rows(crm.db_path, "SELECT seq FROM events ORDER BY id") == [
+        (seq,) for seq in range(1, last + 1)]
+    assert "acknowledges only up to" not in caplog.text
+    assert "Traceback" not in caplog.text
+
+
 def _route(app: EdgeApp, code: str) -> Any:
     from edge.scan_router import route  # noqa: PLC0415
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import secrets
@@ -14,6 +15,24 @@ from pathlib import Path
 from .server import CrmServer, CrmSettings
 
 _LOGGER = logging.getLogger(__name__)
+
+# Allocations between two young collections (CPython's default is 700): more than a push of
+# 1,000 events makes (~20,000 short-lived containers), so most of a push dies uncollected.
+GC_YOUNG_THRESHOLD = 100_000
+
+
+def tune_gc_for_ingest() -> None:
+    """Freeze what startup made and collect the young generation rarely (this process only).
+
+    Parsed events are acyclic and die with their push, yet at the default threshold the
+    collector walked each push's containers dozens of times and the whole heap often: about
+    a fifth of the CRM's CPU per event. Frozen startup objects are never walked again;
+    cycles are still collected, in larger steps (a few MB at most).
+    """
+    gc.collect()
+    gc.freeze()
+    _young, middle, old = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
 
 
 def admin_token(path: Path) -> str:
@@ -67,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         async with server:
+            tune_gc_for_ingest()
             print(f"CRM serving on {server.url}; admin token in {token_file}", flush=True)
             await stop.wait()
             _LOGGER.info("CRM: stopping on signal")

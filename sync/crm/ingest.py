@@ -15,7 +15,7 @@ from typing import Any
 from ..events import EVENT_ENVELOPE, EventRejected, check_payload, fast_event
 from ..protocol import MAX_BATCH_EVENTS, MAX_PAYLOAD_BYTES, ProtocolError, loads_strict
 from ..schema import SchemaError
-from .effects import APPLIERS, Effects
+from .effects import APPLIERS, Effects, member_entry_ids
 
 SEQ_BITS = 40   # a device may send 2^40 events; events.id = device rowid << 40 | seq
 
@@ -30,6 +30,7 @@ class Incoming:
     line: str            # the event as sent: stored verbatim
     digest: str
     problem: EventRejected | None
+    alone: bool = False  # the line was parsed by itself (fast path), so it is JSON alone
 
 
 def parse_push(raw: bytes, device_key: str) -> tuple[list[Incoming], list[dict[str, Any]]]:
@@ -77,8 +78,8 @@ def _parse_lines(texts: list[str]) -> list[Any]:
 
     One call shares the parser's memo of object keys across all events, which makes the
     whole batch about a third cheaper than a call per line. Lines that only parse joined
-    (a string running across a line break) are caught when stored: ``events.body`` must be
-    valid JSON on its own, and the batch is refused.
+    (a string running across a line break) are caught before they are stored: ``ingest``
+    checks each such line alone, and the batch is refused.
     """
     try:
         values = loads_strict("[" + ",".join(texts) + "]", unique_keys=False)
@@ -102,7 +103,7 @@ def _incoming(event: dict[str, Any], line: str, raw: bytes, seq: int,
     kind, at, payload = event.get("type"), event.get("occurred_at"), event.get("payload")
     inc = Incoming(seq, event_id, str(kind)[:64], str(at)[:40],
                    payload if type(payload) is dict else {}, line,
-                   hashlib.sha256(raw).hexdigest(), None)
+                   hashlib.sha256(raw).hexdigest(), None, checked)
     if not checked:
         try:
             EVENT_ENVELOPE.validate(event)
@@ -134,6 +135,7 @@ def ingest(conn: sqlite3.Connection, device_key: str, incoming: list[Incoming],
                                (base + low, base + high)).fetchall())
     rejected: list[dict[str, Any]] = []
     fx = Effects(conn, device_key, now)
+    fx.look_up_entries(member_entry_ids(i for i in incoming if i.seq not in stored))
     new_rows: list[tuple[Any, ...]] = []
     accepted: list[int] = []
     for inc in incoming:
@@ -147,20 +149,20 @@ def ingest(conn: sqlite3.Connection, device_key: str, incoming: list[Incoming],
         if problem is not None:
             rejected.append(_reject(conn, device_key, inc, problem, now))
             continue
+        if not inc.alone and not _json_alone(conn, inc.line):
+            raise ProtocolError(f"the event line of seq {inc.seq} is not JSON on its own")
         new_rows.append((base + inc.seq, device_key, inc.seq, inc.event_id, inc.type,
                          inc.occurred_at, inc.line, inc.digest, now))
         accepted.append(inc.seq)
-    try:
-        conn.executemany("INSERT INTO events (id, device_key, seq, event_id, type, occurred_at,"
-                         " body, digest, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                         new_rows)
-    except sqlite3.IntegrityError:
-        # json_valid(body) failed: a line that only parsed as part of its neighbours.
-        raise ProtocolError("an event line is not a JSON object on its own") from None
+    conn.executemany("INSERT INTO events (id, device_key, seq, event_id, type, occurred_at,"
+                     " body, digest, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", new_rows)
     fx.flush()
-    if accepted:
-        conn.executemany("DELETE FROM rejections WHERE device_key = ? AND seq = ?",
-                         [(device_key, s) for s in accepted])
+    if accepted:  # an event refused before and accepted now is no longer a rejection
+        accepted_set = set(accepted)
+        settled = [(device_key, r[0]) for r in conn.execute(
+            "SELECT seq FROM rejections WHERE device_key = ? AND seq BETWEEN ? AND ?",
+            (device_key, low, high)) if r[0] in accepted_set]
+        conn.executemany("DELETE FROM rejections WHERE device_key = ? AND seq = ?", settled)
     for skip in skipped:
         if skip["seq"] not in stored:
             conn.execute("INSERT OR REPLACE INTO rejections (device_key, seq, event_id, type,"
@@ -174,6 +176,12 @@ def ingest(conn: sqlite3.Connection, device_key: str, incoming: list[Incoming],
         " AND seq BETWEEN ? AND ? ORDER BY id", (device_key, low, high))
         if r[0] in set(seqs)]
     return {"acked_through_seq": acked, "rejected": rejected, "conflicts": conflicts}
+
+
+def _json_alone(conn: sqlite3.Connection, line: str) -> bool:
+    """Tell whether a line parsed with its neighbours is JSON by itself (what is stored must
+    be: ``events.body`` is read back with SQLite's JSON functions)."""
+    return bool(conn.execute("SELECT json_valid(?)", (line,)).fetchone()[0])
 
 
 def _apply(fx: Effects, inc: Incoming) -> EventRejected | None:
