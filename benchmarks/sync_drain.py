@@ -123,7 +123,7 @@ def pairing_code(url: str, token: str, device: str = DEVICE) -> str:
         return str(json.load(response)["code"])
 
 
-async def drain(folder: Path, url: str, token: str, events: int) -> float:
+async def drain(folder: Path, url: str, token: str, events: int, in_flight: int) -> float:
     (folder / "edge.toml").write_text(f"""
 [store]
 id = "{STORE}"
@@ -134,6 +134,7 @@ database = "edge.db"
 [sync]
 crm_url = "{url}"
 status_refresh_ms = 2000
+push_in_flight = {in_flight}
 """, "utf-8")
     config = load_config(folder / "edge.toml")
     code = await asyncio.to_thread(pairing_code, url, token)
@@ -163,6 +164,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--dir", type=Path, default=None, help="scratch folder (default: tmp)")
+    parser.add_argument("--in-flight", type=int, default=2, choices=range(1, 5),
+                        help="pushes in flight (sync.push_in_flight; default 2)")
     parser.add_argument("--generate", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.generate:
@@ -179,7 +182,7 @@ def main() -> None:
         crm, url, token = start_crm(folder)
         try:
             cpu0, crm_cpu0 = cpu_s(), cpu_s(crm.pid)
-            elapsed = asyncio.run(drain(folder, url, token, args.events))
+            elapsed = asyncio.run(drain(folder, url, token, args.events, args.in_flight))
             edge_cpu, crm_cpu = cpu_s() - cpu0, cpu_s(crm.pid) - crm_cpu0
             crm_rss = vm_hwm_mb(crm.pid)
         finally:
@@ -192,7 +195,8 @@ def main() -> None:
         if stored != args.events:
             raise SystemExit(f"the CRM holds {stored} events, not {args.events}")
         rate = args.events / elapsed
-        print(f"drained in {elapsed:.1f} s: {rate:,.0f} events/s "
+        print(f"drained in {elapsed:.1f} s with {args.in_flight} push(es) in flight: "
+              f"{rate:,.0f} events/s "
               f"({1e6 / rate:.0f} µs per event end to end)")
         print(f"CPU per event: edge {edge_cpu * 1e6 / args.events:.0f} µs, CRM "
               f"{crm_cpu * 1e6 / args.events:.0f} µs (on a shared machine the wall clock "
@@ -200,6 +204,7 @@ def main() -> None:
         print(f"peak RSS: edge {peak_rss_mb():.0f} MB, CRM {crm_rss:.0f} MB")
         print(load_note())
         emit({"events_per_s": round(rate), "peak_rss_mb": round(peak_rss_mb(), 1),
+              "in_flight": args.in_flight,
               "crm_peak_rss_mb": round(crm_rss, 1), "events": args.events,
               "edge_cpu_us_per_event": round(edge_cpu * 1e6 / args.events, 1),
               "crm_cpu_us_per_event": round(crm_cpu * 1e6 / args.events, 1),
