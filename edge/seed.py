@@ -132,6 +132,11 @@ def demo_barcodes() -> dict[str, str]:
     return {p[0]: gtin13(p[8]) for p in _PRODUCTS}
 
 
+def demo_age_restricted() -> frozenset[str]:
+    """Return the ids of the demo's age-restricted products (a kiosk locks for an age check)."""
+    return frozenset(p[0] for p in _PRODUCTS if p[6])
+
+
 def seed_demo(conn: sqlite3.Connection) -> bool:
     """Fill an empty database with the demo store; return False when it already had data."""
     if conn.execute("SELECT 1 FROM products LIMIT 1").fetchone():
