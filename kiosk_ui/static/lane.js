@@ -30,7 +30,8 @@ function render(state) {
   const event = state.last_event;
   message.textContent = event ? event.message : "";
   message.className = event && !event.ok ? "error" : "";
-  document.body.dataset.scan = event && event.scan_id ? event.scan_id : "";
+  // The last scan drawn; an event of no scan after it (a receipt printed) leaves it.
+  if (event && event.scan_id) document.body.dataset.scan = event.scan_id;
   const sync = state.sync || { state: "offline", reason: "" };
   const words = { online: "在线", degraded: "同步异常", offline: "离线" }[sync.state] || sync.state;
   const syncLine = document.querySelector("#sync");

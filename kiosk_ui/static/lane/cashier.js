@@ -122,7 +122,8 @@ function render(snapshot) {
   renderSync(snapshot.sync);
   renderLastSale(snapshot.last_sale);
   showScreens();
-  document.body.dataset.scan = snapshot.last_event?.scan_id || "";
+  // The last scan drawn; an event of no scan after it (a receipt printed) leaves it.
+  if (snapshot.last_event?.scan_id) document.body.dataset.scan = snapshot.last_event.scan_id;
   if (state.session.cashier && !staff.shift && !state.askedShift && !document.querySelector("dialog[open]")) {
     state.askedShift = true;
     run("open_shift");
