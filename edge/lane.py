@@ -254,8 +254,7 @@ class LaneSession(LoyaltyLane, PaymentCodeLane, ParkingLane):
                      record: Recorder | None = None) -> LaneEvent:
         """Apply ``edit`` (a pure cart change; KeyError: no such line) and announce ``event``."""
         async with self._lock:
-            self._refuse_while_paying()
-            self.hooks.check_unlocked()
+            self._refuse_changes()
             try:
                 cart = edit(self.cart)
             except KeyError as err:
@@ -270,8 +269,7 @@ class LaneSession(LoyaltyLane, PaymentCodeLane, ParkingLane):
     async def void(self, reason: str = "voided", *, record: Recorder | None = None) -> LaneEvent:
         """Throw the whole cart away, leaving an audit event for the CRM."""
         async with self._lock:
-            self._refuse_while_paying()
-            self.hooks.check_unlocked()
+            self._refuse_changes()
             old, fresh = self.cart, Cart.open(self.lane_id)
             if old.empty:
                 raise LaneError("the cart is already empty")
@@ -349,6 +347,11 @@ class LaneSession(LoyaltyLane, PaymentCodeLane, ParkingLane):
     def _refuse_while_paying(self) -> None:
         if self.payment is not None:
             raise LaneError(both("in_progress"))
+
+    def _refuse_changes(self) -> None:
+        """Refuse a cart change while a payment runs or an attendant must come first."""
+        self._refuse_while_paying()
+        self.hooks.check_unlocked()
 
     # -- internals ----------------------------------------------------------------------
 

@@ -89,5 +89,8 @@ class LaneParts:
     def _refuse_while_paying(self) -> None:
         raise NotImplementedError
 
+    def _refuse_changes(self) -> None:
+        raise NotImplementedError
+
     async def _price(self, cart: Cart) -> PricedCart:
         raise NotImplementedError

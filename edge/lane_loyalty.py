@@ -76,7 +76,7 @@ class LoyaltyLane(MemberLane, WalletLane):
     async def apply_coupon_code(self, code: str) -> LaneEvent:
         """Add a coupon by its code (a scanned ``CP...`` arrives here too)."""
         async with self._lock:
-            self._refuse_while_paying()
+            self._refuse_changes()
             return self._publish(await self._coupon_scan(code))
 
     async def _coupon_scan(self, code: str) -> LaneEvent:
@@ -106,7 +106,7 @@ class LoyaltyLane(MemberLane, WalletLane):
     async def remove_coupon(self, code: str) -> LaneEvent:
         """Take a coupon off: a scanned one leaves the cart, a member's one is set aside."""
         async with self._lock:
-            self._refuse_while_paying()
+            self._refuse_changes()
             loyalty = self.cart.loyalty
             if code in loyalty.coupon_codes:
                 loyalty = loyalty.replace(coupon_codes=tuple(
@@ -172,7 +172,7 @@ class LoyaltyLane(MemberLane, WalletLane):
         if type(points) is not int or points < 0:
             raise LaneError("points must be a whole number, 0 or more")
         async with self._lock:
-            self._refuse_while_paying()
+            self._refuse_changes()
             refusal = self._spend_refusal()
             if refusal is not None:
                 return self._publish(refusal)
@@ -199,7 +199,7 @@ class LoyaltyLane(MemberLane, WalletLane):
         if type(amount_fen) is not int or amount_fen < 0:
             raise LaneError("the amount must be a whole number of fen, 0 or more")
         async with self._lock:
-            self._refuse_while_paying()
+            self._refuse_changes()
             refusal = self._spend_refusal()
             if refusal is not None:
                 return self._publish(refusal)
@@ -230,7 +230,7 @@ class LoyaltyLane(MemberLane, WalletLane):
 
     async def clear_loyalty_tenders(self) -> LaneEvent:
         async with self._lock:
-            self._refuse_while_paying()
+            self._refuse_changes()
             await self._commit(self.cart.with_loyalty(self.cart.loyalty.replace(
                 points=0, points_fen=0, stored_value_fen=0)))
             return self._publish(event("loyalty_tenders_cleared", "tenders_cleared"))

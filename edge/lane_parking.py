@@ -36,8 +36,7 @@ class ParkingLane(LaneParts):
     async def suspend(self) -> str:
         """Park the cart for later; return the id to resume it with."""
         async with self._lock:
-            self._refuse_while_paying()
-            self.hooks.check_unlocked()
+            self._refuse_changes()
             old, fresh = self.cart, Cart.open(self.lane_id)
             if old.empty:
                 raise LaneError("nothing to suspend")

@@ -144,12 +144,15 @@ class ReceiptDesk:
         if printer is None:
             return PrintOutcome(sale_id, False, "no_printer", "this lane has no printer now")
         await printer.resolve(job_id, printed=printed)
-        state = "printed" if printed else "failed"
-        await self._record(sale_id, lane, job_id, state, "resolved by hand", reprint=False,
-                           actor=None)
-        await self._store.write(lambda conn: record_audit(
-            conn, actor, "receipt.resolved", f"sale:{sale_id}",
-            {"job_id": job_id, "printed": printed}))
+
+        def write(conn: sqlite3.Connection) -> None:  # the state and its audit row together
+            conn.execute("UPDATE receipts SET state = ?, message = 'resolved by hand',"
+                         " updated_at = ? WHERE sale_id = ?",
+                         ("printed" if printed else "failed", utc_now(), sale_id))
+            record_audit(conn, actor, "receipt.resolved", f"sale:{sale_id}",
+                         {"job_id": job_id, "printed": printed})
+
+        await self._store.write(write)
         if printed:
             return PrintOutcome(sale_id, True, "printed", "marked as printed")
         return await self._print(sale_id, lane, printer, reprint=False, actor=actor)

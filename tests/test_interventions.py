@@ -244,3 +244,21 @@ async def test_the_attendant_call_is_not_raised_twice(tmp_path: Path) -> None:
         assert len(rows) == 1
         nothing = await app.lanes["2"].clear_intervention(PIN, "pin")
         assert nothing.data["reason"] == "nothing_to_clear"
+
+
+async def test_coupons_and_loyalty_tenders_wait_for_the_attendant_too(tmp_path: Path) -> None:
+    """A locked lane takes no money-changing action from the loyalty endpoints either."""
+    async with running(config_path(tmp_path)) as app:
+        await staff(app)
+        lane = app.lanes["1"]
+        await scan(app, WATER)
+        await lane.call_attendant("help")
+        for action in (lambda: lane.apply_coupon_code("WELCOME10"), lambda: lane.use_points(10),
+                       lambda: lane.use_stored_value(100), lane.clear_loyalty_tenders,
+                       lambda: lane.remove_coupon("WELCOME10")):
+            with pytest.raises(LaneError, match="attendant"):
+                await action()
+        assert not lane.cart.loyalty.coupon_codes and lane.snapshot()["locked"]
+        await lane.clear_intervention(PIN, "pin")
+        assert (await lane.apply_coupon_code("WELCOME10")).code in ("coupon_applied",
+                                                                    "coupon_rejected")
