@@ -5,6 +5,7 @@ reported to the CRM."""
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 
 from edge.app import EdgeApp
 from edge.errors import LaneError
+from edge.lane import LaneEvent
 from edge.seed import gtin13
 from sync.events import check_payload
 from tests.checkout_support import ATTENDANT, PIN, Recorder, config_path, running, scan, staff
@@ -253,9 +255,11 @@ async def test_coupons_and_loyalty_tenders_wait_for_the_attendant_too(tmp_path: 
         lane = app.lanes["1"]
         await scan(app, WATER)
         await lane.call_attendant("help")
-        for action in (lambda: lane.apply_coupon_code("WELCOME10"), lambda: lane.use_points(10),
-                       lambda: lane.use_stored_value(100), lane.clear_loyalty_tenders,
-                       lambda: lane.remove_coupon("WELCOME10")):
+        actions: list[Callable[[], Awaitable[LaneEvent]]] = [
+            lambda: lane.apply_coupon_code("WELCOME10"), lambda: lane.use_points(10),
+            lambda: lane.use_stored_value(100), lane.clear_loyalty_tenders,
+            lambda: lane.remove_coupon("WELCOME10")]
+        for action in actions:
             with pytest.raises(LaneError, match="attendant"):
                 await action()
         assert not lane.cart.loyalty.coupon_codes and lane.snapshot()["locked"]
