@@ -29,6 +29,7 @@ from . import options as opt
 from .base import DeviceConfig, DeviceConfigError, ScaleState
 from .scale import SCALE_KEYS, Scale, ScaleOptions, parse_scale_options
 from .scale_protocols import PROTOCOLS, ScaleProtocol
+from .stream_server import StreamServer
 
 _LOGGER = logging.getLogger(__name__)
 MAX_GRAMS = 1_000_000
@@ -151,7 +152,7 @@ class SimScale(Scale):
         self.control = Path(str(config.options["control"])) if "control" in config.options \
             else None
         self._pty: PtyScale | None = None
-        self._server: asyncio.Server | None = None
+        self._server: StreamServer | None = None
 
     @classmethod
     def parse_options(cls, options: Mapping[str, Any]) -> ScaleOptions:
@@ -170,8 +171,8 @@ class SimScale(Scale):
         if self.control is not None:
             self.control.parent.mkdir(parents=True, exist_ok=True)
             self.control.unlink(missing_ok=True)
-            self._server = await asyncio.start_unix_server(self._serve_control, self.control,
-                                                           limit=4096)
+            self._server = StreamServer(self._serve_control, name=f"scale {self.device_id}")
+            await self._server.start_unix(self.control, limit=4096)
         await super()._open()
 
     async def _close(self) -> None:
@@ -179,8 +180,7 @@ class SimScale(Scale):
             await super()._close()
         finally:
             if self._server is not None:
-                self._server.close()
-                await self._server.wait_closed()
+                await self._server.close()
                 self._server = None
             if self.control is not None:
                 self.control.unlink(missing_ok=True)

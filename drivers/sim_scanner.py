@@ -24,6 +24,7 @@ from .base import (
     TestResult,
     validate_scan_bytes,
 )
+from .stream_server import StreamServer
 
 _LOGGER = logging.getLogger(__name__)
 _READ_LIMIT = 4096
@@ -42,8 +43,7 @@ class SocketScanner(Driver):
     def __init__(self, config: Any) -> None:
         super().__init__(config)
         self.options = self.parse_options(config.options)
-        self._server: asyncio.Server | None = None
-        self._clients: set[asyncio.Task[None]] = set()
+        self._server: StreamServer | None = None
 
     @classmethod
     def parse_options(cls, options: Mapping[str, Any]) -> SocketScannerOptions:
@@ -59,25 +59,19 @@ class SocketScanner(Driver):
         path.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
-        self._server = await asyncio.start_unix_server(self._serve, path, limit=_READ_LIMIT)
+        self._server = StreamServer(self._serve, name=f"scanner {self.device_id}")
+        await self._server.start_unix(path, limit=_READ_LIMIT)
         os.chmod(path, 0o660)
         self._set_state(DeviceState.IDLE)
 
     async def _close(self) -> None:
         if self._server is not None:
-            self._server.close()
-            for task in list(self._clients):
-                task.cancel()
-            await asyncio.gather(*self._clients, return_exceptions=True)
-            await self._server.wait_closed()
+            await self._server.close()
             self._server = None
         with contextlib.suppress(FileNotFoundError):
             self.options.socket.unlink()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._clients.add(task)
         try:
             while line := await self._read_line(reader):
                 event = validate_scan_bytes(
@@ -92,7 +86,6 @@ class SocketScanner(Driver):
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
-            self._clients.discard(task)
             writer.close()
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()

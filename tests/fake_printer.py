@@ -16,6 +16,8 @@ import asyncio
 import contextlib
 from dataclasses import dataclass, field
 
+from drivers.stream_server import StreamServer
+
 DLE_EOT = b"\x10\x04"
 
 
@@ -36,23 +38,18 @@ class FakePrinter:
     def __post_init__(self) -> None:
         self.held = asyncio.Event()
         self._release = asyncio.Event()
-        self._server: asyncio.Server | None = None
-        self._connections: set[asyncio.Task[None]] = set()
+        self._server: StreamServer | None = None
         self.port = 0
 
     async def start(self, port: int = 0) -> FakePrinter:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", port)
-        self.port = self._server.sockets[0].getsockname()[1]
+        self._server = StreamServer(self._serve, name="fake-printer")
+        self.port = await self._server.start_tcp("127.0.0.1", port)
         return self
 
     async def stop(self) -> None:
         self._release.set()
         if self._server is not None:
-            self._server.close()
-            for task in list(self._connections):
-                task.cancel()
-            await asyncio.gather(*self._connections, return_exceptions=True)
-            await self._server.wait_closed()
+            await self._server.close()
             self._server = None
 
     def release(self) -> None:
@@ -70,9 +67,6 @@ class FakePrinter:
         return byte
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._connections.add(task)
         document = bytearray()
         self._documents.append(document)
         pending = b""
@@ -91,11 +85,10 @@ class FakePrinter:
                 if DLE_EOT[:1] not in pending:
                     document += pending
                     pending = b""
-        except (ConnectionError, asyncio.CancelledError):
+        except ConnectionError:
             pass
         finally:
             document += pending
-            self._connections.discard(task)
             writer.close()
             with contextlib.suppress(ConnectionError, asyncio.CancelledError):
                 await writer.wait_closed()

@@ -16,6 +16,8 @@ import struct
 from collections import Counter
 from collections.abc import Callable
 
+from drivers.stream_server import StreamServer
+
 FAULTS = ("pass", "reset_before", "reset_after", "truncate", "delay", "error_500",
           "throttle_429", "twice", "garble", "late")
 
@@ -27,29 +29,18 @@ class FaultProxy:
         self._choose = choose
         self._slow_s = slow_s
         self.seen: Counter[tuple[str, str]] = Counter()     # (path, fault) -> count
-        self._server: asyncio.Server | None = None
-        self._handlers: set[asyncio.Task[None]] = set()
+        self._server = StreamServer(self._handle, name="fault-proxy")
         self.url = ""
 
     async def __aenter__(self) -> FaultProxy:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        port = self._server.sockets[0].getsockname()[1]
+        port = await self._server.start_tcp("127.0.0.1", 0)
         self.url = f"http://127.0.0.1:{port}"
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        for task in list(self._handlers):
-            task.cancel()
-        await asyncio.gather(*self._handlers, return_exceptions=True)
-        await self._server.wait_closed()
+        await self._server.close()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._handlers.add(task)
-        task.add_done_callback(self._handlers.discard)
         try:
             request = await _read_request(reader)
             if request is None:
@@ -59,10 +50,6 @@ class FaultProxy:
             self.seen[(path, fault)] += 1
             await self._serve(fault, request, writer)
         except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        except asyncio.CancelledError:
-            # asyncio's stream server asks a cancelled handler for its exception and logs the
-            # CancelledError as an unhandled error; ending normally on shutdown avoids that.
             pass
         finally:
             writer.close()

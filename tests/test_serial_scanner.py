@@ -11,6 +11,7 @@ import pytest
 
 from drivers.base import DeviceConfig, DeviceConfigError, DeviceState, ScanData, ScanRejected
 from drivers.serial_scanner import SerialScanner
+from drivers.stream_server import StreamServer
 from tests.conftest import hw_option
 from tests.devices import next_event, next_events, wait_state
 from tests.serial_fake import PtyPort
@@ -121,11 +122,10 @@ async def serial_server() -> AsyncIterator[tuple[str, asyncio.Queue[asyncio.Stre
     async def serve(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await clients.put(writer)
 
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    host, port = server.sockets[0].getsockname()[:2]
-    yield f"socket://{host}:{port}", clients
-    server.close()
-    await server.wait_closed()
+    server = StreamServer(serve, name="ser2net")
+    port = await server.start_tcp("127.0.0.1", 0)
+    yield f"socket://127.0.0.1:{port}", clients
+    await server.close()
 
 
 async def test_socket_url_and_reconnect_after_the_server_drops(
