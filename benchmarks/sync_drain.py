@@ -1,6 +1,6 @@
 """Drain an outbox backlog to the reference CRM on loopback: events per second, edge RSS.
 
-    python -m benchmarks.sync_drain [--events N] [--dir DIR]
+    python -m benchmarks.sync_drain [--events N] [--dir DIR] [--in-flight N] [--parse-workers N]
 
 A child process writes N realistic ``sale.completed`` events (1-8 lines, a third of them with
 a member and points) into a fresh edge database, as a weekend offline would leave them. The
@@ -85,9 +85,10 @@ def generate(db: Path, events: int) -> None:
     conn.close()
 
 
-def start_crm(folder: Path) -> tuple[subprocess.Popen[str], str, str]:
+def start_crm(folder: Path, parse_workers: int = 1) -> tuple[subprocess.Popen[str], str, str]:
     proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "crm-server", "--db",  # noqa: S603
-                             str(folder / "crm.db"), "--port", "0", "--seed-demo"],
+                             str(folder / "crm.db"), "--port", "0", "--seed-demo",
+                             "--parse-workers", str(parse_workers)],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert proc.stdout is not None
     match = re.search(r"serving on (http://\S+);", proc.stdout.readline())
@@ -104,6 +105,25 @@ def cpu_s(pid: int | None = None) -> float:
         return usage.ru_utime + usage.ru_stime
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    """The live child processes of ``pid`` (the CRM's push parsers)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def tree_cpu_s(pid: int) -> dict[int, float]:
+    """CPU seconds of ``pid`` and of each of its children, by pid."""
+    return {p: cpu_s(p) for p in [pid, *children(pid)]}
 
 
 def vm_hwm_mb(pid: int) -> float:
@@ -166,6 +186,9 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=None, help="scratch folder (default: tmp)")
     parser.add_argument("--in-flight", type=int, default=2, choices=range(1, 5),
                         help="pushes in flight (sync.push_in_flight; default 2)")
+    parser.add_argument("--parse-workers", type=int, default=1, choices=range(0, 5),
+                        help="the CRM's push parser processes (crm-server --parse-workers; "
+                        "default 1, 0: a thread)")
     parser.add_argument("--generate", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.generate:
@@ -179,11 +202,15 @@ def main() -> None:
         size_mb = (folder / "edge.db").stat().st_size / 1e6
         print(f"backlog: {args.events:,} events, {size_mb:.0f} MB, written in "
               f"{time.perf_counter() - t0:.0f} s")
-        crm, url, token = start_crm(folder)
+        crm, url, token = start_crm(folder, args.parse_workers)
         try:
-            cpu0, crm_cpu0 = cpu_s(), cpu_s(crm.pid)
+            cpu0, crm_cpu0 = cpu_s(), tree_cpu_s(crm.pid)
             elapsed = asyncio.run(drain(folder, url, token, args.events, args.in_flight))
-            edge_cpu, crm_cpu = cpu_s() - cpu0, cpu_s(crm.pid) - crm_cpu0
+            crm_cpu1 = tree_cpu_s(crm.pid)
+            edge_cpu = cpu_s() - cpu0
+            crm_cpu = crm_cpu1[crm.pid] - crm_cpu0[crm.pid]
+            parser_cpu = sum(t - crm_cpu0.get(p, 0.0) for p, t in crm_cpu1.items()
+                             if p != crm.pid)
             crm_rss = vm_hwm_mb(crm.pid)
         finally:
             crm.send_signal(signal.SIGTERM)
@@ -195,19 +222,22 @@ def main() -> None:
         if stored != args.events:
             raise SystemExit(f"the CRM holds {stored} events, not {args.events}")
         rate = args.events / elapsed
-        print(f"drained in {elapsed:.1f} s with {args.in_flight} push(es) in flight: "
+        print(f"drained in {elapsed:.1f} s with {args.in_flight} push(es) in flight, "
+              f"{args.parse_workers} CRM parser process(es): "
               f"{rate:,.0f} events/s "
               f"({1e6 / rate:.0f} µs per event end to end)")
         print(f"CPU per event: edge {edge_cpu * 1e6 / args.events:.0f} µs, CRM "
-              f"{crm_cpu * 1e6 / args.events:.0f} µs (on a shared machine the wall clock "
+              f"{crm_cpu * 1e6 / args.events:.0f} µs + its push parser(s) "
+              f"{parser_cpu * 1e6 / args.events:.0f} µs (on a shared machine the wall clock "
               "also pays for others' work)")
         print(f"peak RSS: edge {peak_rss_mb():.0f} MB, CRM {crm_rss:.0f} MB")
         print(load_note())
         emit({"events_per_s": round(rate), "peak_rss_mb": round(peak_rss_mb(), 1),
-              "in_flight": args.in_flight,
+              "in_flight": args.in_flight, "parse_workers": args.parse_workers,
               "crm_peak_rss_mb": round(crm_rss, 1), "events": args.events,
               "edge_cpu_us_per_event": round(edge_cpu * 1e6 / args.events, 1),
               "crm_cpu_us_per_event": round(crm_cpu * 1e6 / args.events, 1),
+              "crm_parser_cpu_us_per_event": round(parser_cpu * 1e6 / args.events, 1),
               "load": os.getloadavg()[0]})
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -332,7 +332,7 @@ def _event_decoder(registry: Mapping[str, EventType]) -> msgspec.json.Decoder[An
             continue
         members.append(msgspec.defstruct(
             "Event_" + name.replace(".", "_"), [*envelope, ("payload", payload)],
-            tag_field="type", tag=name, forbid_unknown_fields=True))
+            tag_field="type", tag=name, forbid_unknown_fields=True, gc=False))
     if not members:
         return None
     union: Any = Union[tuple(members)]  # noqa: UP007 - built at run time

@@ -105,8 +105,9 @@ def _struct(schema: Obj, name: str) -> Any:
     namespace: dict[str, Any] = {}
     if dates:
         namespace["__post_init__"] = _check_dates(tuple(dates))
+    # gc=False: decoded events are acyclic and short-lived; the collector need not track them.
     return msgspec.defstruct(name, fields, rename=rename, forbid_unknown_fields=True,
-                             namespace=namespace)
+                             namespace=namespace, gc=False)
 
 
 def _check_dates(attrs: tuple[str, ...]) -> Callable[[Any], None]:

@@ -61,9 +61,10 @@ def make_sync_config(tmp_path: Path, url: str, **kwargs: Any) -> Config:
 
 
 @asynccontextmanager
-async def running_crm(tmp_path: Path, name: str = "crm.db") -> AsyncIterator[CrmServer]:
-    async with CrmServer(tmp_path / name, settings=CrmSettings(admin_token=ADMIN_TOKEN),
-                         seed_demo=True) as server:
+async def running_crm(tmp_path: Path, name: str = "crm.db", *,
+                      parse_workers: int = 0) -> AsyncIterator[CrmServer]:
+    settings = CrmSettings(admin_token=ADMIN_TOKEN, parse_workers=parse_workers)
+    async with CrmServer(tmp_path / name, settings=settings, seed_demo=True) as server:
         yield server
 
 

@@ -7,6 +7,8 @@ import base64
 import io
 import json
 import logging
+import os
+import signal
 import sqlite3
 import stat
 import sys
@@ -95,9 +97,12 @@ def sale(seq: int, member: str | None = None, points: int = 0,
     return event(seq, payload, "sale.completed")
 
 
-@pytest.fixture
-async def device(tmp_path: Path) -> AsyncIterator[Device]:
-    async with running_crm(tmp_path) as server, aiohttp.ClientSession() as http:
+# Every push test runs against both ways the CRM parses: in a thread of the server, and in a
+# parser process that sends events back as plain values (sync/crm/parsing.py).
+@pytest.fixture(params=[0, 1], ids=["parse-thread", "parse-process"])
+async def device(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Device]:
+    async with (running_crm(tmp_path, parse_workers=request.param) as server,
+                aiohttp.ClientSession() as http):
         async with admin_of(server) as admin:
             code = await admin.pairing_code()
         creds = await pair_device(server.url, code, STORE, DEVICE)
@@ -383,6 +388,35 @@ async def test_lines_that_only_parse_together_are_refused(device: Device) -> Non
                                        device.headers("POST", "/v1/events", body))
     assert status == 400, answer
     assert crm_rows(device.server.db_path, "SELECT count(*) FROM events") == [(0,)]
+
+
+async def test_a_killed_parser_process_costs_one_retry_and_nothing_else(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    async with (running_crm(tmp_path, parse_workers=1) as server,
+                aiohttp.ClientSession() as http):
+        async with admin_of(server) as admin:
+            code = await admin.pairing_code()
+        creds = await pair_device(server.url, code, STORE, DEVICE)
+        device = Device(server, http, creds.secret)
+        status, _answer = await device.push([sale(1, "M0001", 5)])
+        assert status == 200
+        assert server.crm is not None
+        [worker] = server.crm.parser.pids
+        os.kill(worker, signal.SIGKILL)
+
+        batch = [sale(2, "M0001", 7), sale(3)]
+        status, answer = await device.push(batch)
+        assert (status, answer["error"]["code"]) == (503, "parser_restarted")
+        assert "push parser process died" in caplog.text
+
+        status, answer = await device.push(batch)      # what the edge's retry does
+        assert status == 200 and answer == {"acked_through_seq": 3, "rejected": [],
+                                            "conflicts": []}
+        assert server.crm.parser.pids and worker not in server.crm.parser.pids
+        db = server.db_path
+        assert crm_rows(db, "SELECT seq FROM events ORDER BY seq") == [(1,), (2,), (3,)]
+        assert crm_rows(db, "SELECT points_balance FROM members WHERE id = 'M0001'") == [
+            (1292,)]
 
 
 def test_upgrading_the_events_table_keeps_every_stored_event(tmp_path: Path) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import logging
 import os
 import secrets
@@ -12,27 +11,10 @@ import signal
 import sys
 from pathlib import Path
 
+from .parsing import tune_gc_for_ingest
 from .server import CrmServer, CrmSettings
 
 _LOGGER = logging.getLogger(__name__)
-
-# Allocations between two young collections (CPython's default is 700): more than a push of
-# 1,000 events makes (~20,000 short-lived containers), so most of a push dies uncollected.
-GC_YOUNG_THRESHOLD = 100_000
-
-
-def tune_gc_for_ingest() -> None:
-    """Freeze what startup made and collect the young generation rarely (this process only).
-
-    Parsed events are acyclic and die with their push, yet at the default threshold the
-    collector walked each push's containers dozens of times and the whole heap often: about
-    a fifth of the CRM's CPU per event. Frozen startup objects are never walked again;
-    cycles are still collected, in larger steps (a few MB at most).
-    """
-    gc.collect()
-    gc.freeze()
-    _young, middle, old = gc.get_threshold()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
 
 
 def admin_token(path: Path) -> str:
@@ -65,6 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="fill an empty database with the demo store")
     parser.add_argument("--allowance-fen", type=int, default=50_000,
                         help="stored value a device may take offline, granted when it pairs")
+    parser.add_argument("--parse-workers", type=int, default=1, choices=range(0, 9),
+                        metavar="N", help="processes that parse pushes beside the database "
+                        "work (default 1; 0: a thread of the server)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as err:
         print(f"storeedge crm-server: {err}", file=sys.stderr)
         return 1
-    settings = CrmSettings(admin_token=token, default_allowance_fen=args.allowance_fen)
+    settings = CrmSettings(admin_token=token, default_allowance_fen=args.allowance_fen,
+                           parse_workers=args.parse_workers)
     server = CrmServer(args.db, host=args.host, port=args.port, settings=settings,
                        seed_demo=args.seed_demo)
 

@@ -194,7 +194,7 @@ def apply_member_joined(fx: Effects, inc: Incoming) -> None:
 def member_entry_ids(incoming: Iterable[Incoming]) -> Iterable[str]:
     """Yield the member ledger entry ids of the events that will be applied."""
     for inc in incoming:
-        if inc.problem is None and inc.type in APPLIERS:
+        if inc.effects:
             for entry in inc.payload.get("ledger", ()):
                 if entry["account"].startswith("member:"):
                     yield entry["entry_id"]

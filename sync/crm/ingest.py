@@ -31,6 +31,25 @@ class Incoming:
     digest: str
     problem: EventRejected | None
     alone: bool = False  # the line was parsed by itself (fast path), so it is JSON alone
+    effects: bool = False  # accepted, it changes more than the event log (see APPLIERS)
+
+    def wire(self) -> tuple[Any, ...]:
+        """This event as plain values for a parser process to send back.
+
+        The payload goes only with an event that has effects: everything else about it is
+        in the stored line, and pickling every payload cost the server more than parsing.
+        """
+        problem = self.problem
+        return (self.seq, self.event_id, self.type, self.occurred_at,
+                self.payload if self.effects else None, self.line, self.digest,
+                None if problem is None else (problem.code, problem.message),
+                self.alone, self.effects)
+
+    @classmethod
+    def from_wire(cls, values: tuple[Any, ...]) -> Incoming:
+        seq, event_id, kind, at, payload, line, digest, problem, alone, effects = values
+        return cls(seq, event_id, kind, at, payload or {}, line, digest,
+                   None if problem is None else EventRejected(*problem), alone, effects)
 
 
 def parse_push(raw: bytes, device_key: str) -> tuple[list[Incoming], list[dict[str, Any]]]:
@@ -120,6 +139,9 @@ def _incoming(event: dict[str, Any], line: str, raw: bytes, seq: int,
             check_payload(inc.type, payload, schema_checked=checked)
         except EventRejected as err:
             inc.problem = err
+    if inc.problem is None:
+        applier = APPLIERS.get(inc.type)
+        inc.effects = applier is not None and applier[1](inc)
     return inc
 
 
@@ -185,11 +207,10 @@ def _json_alone(conn: sqlite3.Connection, line: str) -> bool:
 
 
 def _apply(fx: Effects, inc: Incoming) -> EventRejected | None:
-    applier = APPLIERS.get(inc.type)
-    if applier is None or not applier[1](inc):
+    if not inc.effects:
         return None
     try:
-        applier[0](fx, inc)
+        APPLIERS[inc.type][0](fx, inc)
     except EventRejected as err:
         return err
     return None

@@ -23,13 +23,11 @@ from edge.store import Store
 
 from ..messages import PAIR_REQUEST, STREAM_NAMES
 from ..protocol import (
-    MAX_DECODED_BYTES,
     MAX_REQUEST_BYTES,
     AuthError,
     ProtocolError,
     SignedRequest,
     check_timestamp,
-    decode_body,
     loads_strict,
     parse_auth_headers,
     verify_signature,
@@ -38,8 +36,9 @@ from ..schema import SchemaError
 from .admin import AdminError, pair_device
 from .admin_api import add_admin_routes
 from .db import open_crm_store, seed_crm_demo
-from .ingest import Incoming, ingest, parse_push
+from .ingest import ingest
 from .loyalty_api import add_loyalty_routes
+from .parsing import ParserUnavailable, PushParser
 from .streams import changes_page, parse_cursor
 
 _LOGGER = logging.getLogger(__name__)
@@ -53,6 +52,7 @@ class CrmSettings:
     pairing_ttl_s: int = 3_600
     default_allowance_fen: int = 50_000          # granted to a device when it first pairs
     default_per_transaction_fen: int = 20_000
+    parse_workers: int = 0      # processes that parse pushes (0: a thread of the server)
 
 
 class Replayed(Exception):
@@ -65,6 +65,7 @@ class Crm:
     def __init__(self, store: Store, settings: CrmSettings) -> None:
         self.store = store
         self.settings = settings
+        self.parser = PushParser(settings.parse_workers)
         self._secrets: dict[str, bytes] = {}
         self._nonces_written = 0
 
@@ -122,6 +123,8 @@ async def _errors(  # noqa: PLR0911 - one answer per kind of failure
         return error(400, "bad_request", str(err))
     except AdminError as err:
         return error(err.status, err.code, err.message)
+    except ParserUnavailable as err:
+        return error(503, "parser_restarted", str(err))
     except web.HTTPRequestEntityTooLarge:
         return error(413, "too_large", f"request body over {MAX_REQUEST_BYTES} bytes")
     except web.HTTPException as err:
@@ -151,8 +154,8 @@ async def pair(request: web.Request) -> web.Response:
 async def push(request: web.Request) -> web.Response:
     crm = request.app[CRM_KEY]
     auth, body = await crm.authenticate(request)
-    incoming, skipped = await asyncio.to_thread(
-        _decode_and_parse, body, request.headers.get("Content-Encoding"), auth.device)
+    incoming, skipped = await crm.parser.parse(body, request.headers.get("Content-Encoding"),
+                                               auth.device)
     now = utc_now()
 
     def write(conn: sqlite3.Connection) -> dict[str, Any]:
@@ -165,12 +168,6 @@ async def push(request: web.Request) -> web.Response:
                      len(result["rejected"]), result["rejected"][0]["seq"],
                      result["rejected"][0]["code"])
     return web.json_response(result)
-
-
-def _decode_and_parse(body: bytes, encoding: str | None,
-                      device: str) -> tuple[list[Incoming], list[dict[str, Any]]]:
-    """Inflate and parse a push off the event loop (64 MiB of JSON is not a loop's job)."""
-    return parse_push(decode_body(body, encoding, MAX_DECODED_BYTES), device)
 
 
 async def changes(request: web.Request) -> web.Response:
@@ -227,6 +224,7 @@ class CrmServer:
             if self.seed_demo and await store.write(seed_crm_demo):
                 _LOGGER.info("CRM: seeded the demo store into %s", self.db_path)
             self.crm = Crm(store, self.settings)
+            await self.crm.parser.start()
             # The signature covers the body as sent; decompression is ours, and bounded.
             self._runner = web.AppRunner(create_crm_app(self.crm), access_log=None,
                                          auto_decompress=False)
@@ -236,6 +234,9 @@ class CrmServer:
         except BaseException:
             if self._runner is not None:
                 await self._runner.cleanup()
+            if self.crm is not None:
+                await asyncio.to_thread(self.crm.parser.stop)
+                self.crm = None
             await store.close()
             raise
         sockets = getattr(site._server, "sockets", None) or []
@@ -250,5 +251,6 @@ class CrmServer:
             await self._runner.cleanup()
             self._runner = None
         if self.crm is not None:
+            await asyncio.to_thread(self.crm.parser.stop)
             await self.crm.store.close()
             self.crm = None
