@@ -12,6 +12,8 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from ..events import EVENT_ENVELOPE, EventRejected, check_payload, fast_event
 from ..protocol import MAX_BATCH_EVENTS, MAX_PAYLOAD_BYTES, ProtocolError, loads_strict
 from ..schema import SchemaError
@@ -32,23 +34,33 @@ class Incoming:
     problem: EventRejected | None
     alone: bool = False  # the line was parsed by itself (fast path), so it is JSON alone
     effects: bool = False  # accepted, it changes more than the event log (see APPLIERS)
+    raw: bytes = b""       # ``line`` as it came (UTF-8), for a parser process to send back
 
     def wire(self) -> tuple[Any, ...]:
         """This event as plain values for a parser process to send back.
 
-        The payload goes only with an event that has effects: everything else about it is
-        in the stored line, and pickling every payload cost the server more than parsing.
+        No payload: pickling a third of the events' payloads (those with effects) cost the
+        server more than decoding their lines again (``from_wire``). The line goes as its
+        bytes, which pickle copies, where a str is encoded and decoded on the way.
         """
         problem = self.problem
-        return (self.seq, self.event_id, self.type, self.occurred_at,
-                self.payload if self.effects else None, self.line, self.digest,
+        return (self.seq, self.event_id, self.type, self.occurred_at, self.raw, self.digest,
                 None if problem is None else (problem.code, problem.message),
                 self.alone, self.effects)
 
     @classmethod
     def from_wire(cls, values: tuple[Any, ...]) -> Incoming:
-        seq, event_id, kind, at, payload, line, digest, problem, alone, effects = values
-        return cls(seq, event_id, kind, at, payload or {}, line, digest,
+        """Rebuild an event a parser process checked; decode the payload only if it has
+        effects (the parser fitted it to its schema already)."""
+        seq, event_id, kind, at, raw, digest, problem, alone, effects = values
+        payload: dict[str, Any] = {}
+        if effects:
+            try:
+                payload = msgspec.json.decode(raw)["payload"]
+            except msgspec.DecodeError:   # a line that parsed only with its neighbours
+                raise ProtocolError(f"the event line of seq {seq} is not JSON on its own"
+                                    ) from None
+        return cls(seq, event_id, kind, at, payload, raw.decode("utf-8"), digest,
                    None if problem is None else EventRejected(*problem), alone, effects)
 
 
@@ -122,7 +134,7 @@ def _incoming(event: dict[str, Any], line: str, raw: bytes, seq: int,
     kind, at, payload = event.get("type"), event.get("occurred_at"), event.get("payload")
     inc = Incoming(seq, event_id, str(kind)[:64], str(at)[:40],
                    payload if type(payload) is dict else {}, line,
-                   hashlib.sha256(raw).hexdigest(), None, checked)
+                   hashlib.sha256(raw).hexdigest(), None, checked, raw=raw)
     if not checked:
         try:
             EVENT_ENVELOPE.validate(event)
