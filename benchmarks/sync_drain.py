@@ -184,8 +184,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--dir", type=Path, default=None, help="scratch folder (default: tmp)")
-    parser.add_argument("--in-flight", type=int, default=2, choices=range(1, 5),
-                        help="pushes in flight (sync.push_in_flight; default 2)")
+    parser.add_argument("--in-flight", type=int, default=3, choices=range(1, 5),
+                        help="pushes in flight (sync.push_in_flight; default 3)")
     parser.add_argument("--parse-workers", type=int, default=1, choices=range(0, 5),
                         help="the CRM's push parser processes (crm-server --parse-workers; "
                         "default 1, 0: a thread)")

@@ -27,7 +27,7 @@ class SyncConfig:
     request_timeout_ms: int = 30_000
     push_batch_events: int = 1_000
     push_batch_bytes: int = 4 * 1024 * 1024     # uncompressed JSON per request
-    push_in_flight: int = 2                # batches posted before the oldest one's answer
+    push_in_flight: int = 3                # batches posted before the oldest one's answer
     push_interval_ms: int = 1_000          # look for new events this often without a nudge
     push_linger_ms: int = 20               # after a sale, wait this long for more to batch
     pull_interval_ms: int = 30_000
