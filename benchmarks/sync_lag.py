@@ -28,7 +28,7 @@ from benchmarks.sync_drain import pairing_code, start_crm
 from edge.app import EdgeApp
 from edge.config import load_config
 from edge.scan_router import route
-from edge.seed import demo_barcodes
+from edge.seed import demo_age_restricted, demo_barcodes
 from sync.pairing import pair_and_save
 
 
@@ -65,7 +65,9 @@ class AckWatcher:
 
 async def sell(app: EdgeApp, rate: float, seconds: float) -> dict[int, float]:
     """Sell at ``rate`` per second for ``seconds``; return seq -> commit time."""
-    codes = sorted(demo_barcodes().values())
+    # Not the beer: an age check locks a kiosk lane until an attendant clears it.
+    adult = demo_age_restricted()
+    codes = sorted(code for pid, code in demo_barcodes().items() if pid not in adult)
     rng = random.Random(3)
     committed: dict[int, float] = {}
     lanes = list(app.lanes.values())
