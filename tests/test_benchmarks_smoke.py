@@ -47,7 +47,7 @@ def test_benchmark_runs_and_ends_with_its_figures(name: str, tmp_path: Path) -> 
         pytest.skip(f"the benchmark reads the corpus at {CORPUS} (in ../shared beside the clone)")
     command = [sys.executable, "-m", f"benchmarks.{name}",
                *(a.replace("{tmp}", str(tmp_path)) for a in args)]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600,  # noqa: S603
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600,
                           env={**os.environ, "PYTHONWARNINGS": "ignore"}, check=False)
     assert done.returncode == 0, f"{name} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
     last = done.stdout.strip().splitlines()[-1]
