@@ -246,6 +246,8 @@ async def test_events_are_stored_once_and_the_same_id_with_other_content_is_refu
                                             "conflicts": []}
     db = device.server.db_path
     assert crm_rows(db, "SELECT seq FROM events ORDER BY seq") == [(1,), (2,)]
+    assert crm_rows(db, "SELECT typeof(body), body FROM events WHERE seq = 1") == [
+        ("text", dumps(first[0]).decode())]      # verbatim, and text (JSON functions read it)
     assert crm_rows(db, "SELECT points_balance FROM members WHERE id = 'M0001'") == [(1285,)]
 
     changed = sale(2)

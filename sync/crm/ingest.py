@@ -29,12 +29,11 @@ class Incoming:
     type: str
     occurred_at: str
     payload: dict[str, Any]
-    line: str            # the event as sent: stored verbatim
+    raw: bytes           # the event's line as sent, its UTF-8 checked: stored verbatim
     digest: str
     problem: EventRejected | None
     alone: bool = False  # the line was parsed by itself (fast path), so it is JSON alone
     effects: bool = False  # accepted, it changes more than the event log (see APPLIERS)
-    raw: bytes = b""       # ``line`` as it came (UTF-8), for a parser process to send back
 
     def wire(self) -> tuple[Any, ...]:
         """This event as plain values for a parser process to send back.
@@ -60,7 +59,7 @@ class Incoming:
             except msgspec.DecodeError:   # a line that parsed only with its neighbours
                 raise ProtocolError(f"the event line of seq {seq} is not JSON on its own"
                                     ) from None
-        return cls(seq, event_id, kind, at, payload, raw.decode("utf-8"), digest,
+        return cls(seq, event_id, kind, at, payload, raw, digest,
                    None if problem is None else EventRejected(*problem), alone, effects)
 
 
@@ -72,20 +71,20 @@ def parse_push(raw: bytes, device_key: str) -> tuple[list[Incoming], list[dict[s
         raise ProtocolError("nothing to push")
     if len(lines) > MAX_BATCH_EVENTS:
         raise ProtocolError(f"more than {MAX_BATCH_EVENTS} events in one push")
-    try:
-        texts = [line.decode("utf-8") for line in lines]
+    try:  # the whole body at once: each line is stored as the bytes that came
+        raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ProtocolError("the body is not UTF-8") from None
     values: list[Any] = [fast_event(line) for line in lines]
     checked = [value is not None for value in values]
     if not all(checked):  # what the fast path declined takes the schemas' own path
-        slow = iter(_parse_lines([t for t, ok in zip(texts, checked, strict=True) if not ok]))
+        slow = iter(_parse_lines([line.decode("utf-8") for line, ok
+                                  in zip(lines, checked, strict=True) if not ok]))
         values = [value if ok else next(slow) for value, ok in zip(values, checked, strict=True)]
     out: list[Incoming] = []
     skipped: list[dict[str, Any]] = []
     seen: set[int] = set()
-    for no, (raw_line, line, value, ok) in enumerate(
-            zip(lines, texts, values, checked, strict=True), 1):
+    for no, (raw_line, value, ok) in enumerate(zip(lines, values, checked, strict=True), 1):
         if type(value) is not dict:
             raise ProtocolError(f"line {no} is not a JSON object")
         skip = value.get("skipped") if len(value) == 1 else None
@@ -95,7 +94,7 @@ def parse_push(raw: bytes, device_key: str) -> tuple[list[Incoming], list[dict[s
             raise ProtocolError(f"line {no} has no usable seq, or repeats one")
         seen.add(seq)
         if item is value:
-            out.append(_incoming(value, line, raw_line, seq, device_key, checked=ok))
+            out.append(_incoming(value, raw_line, seq, device_key, checked=ok))
         else:
             skipped.append({"seq": seq, "event_id": f"{device_key}:{seq}",
                             "code": str(item.get("code", "skipped"))[:64],
@@ -127,14 +126,14 @@ def _parse_lines(texts: list[str]) -> list[Any]:
     return out
 
 
-def _incoming(event: dict[str, Any], line: str, raw: bytes, seq: int,
-              device_key: str, *, checked: bool = False) -> Incoming:
+def _incoming(event: dict[str, Any], raw: bytes, seq: int, device_key: str, *,
+              checked: bool = False) -> Incoming:
     """Build the event to store; ``checked`` when the fast path already fitted its schemas."""
     event_id = f"{device_key}:{seq}"
     kind, at, payload = event.get("type"), event.get("occurred_at"), event.get("payload")
     inc = Incoming(seq, event_id, str(kind)[:64], str(at)[:40],
-                   payload if type(payload) is dict else {}, line,
-                   hashlib.sha256(raw).hexdigest(), None, checked, raw=raw)
+                   payload if type(payload) is dict else {}, raw,
+                   hashlib.sha256(raw).hexdigest(), None, checked)
     if not checked:
         try:
             EVENT_ENVELOPE.validate(event)
@@ -183,13 +182,16 @@ def ingest(conn: sqlite3.Connection, device_key: str, incoming: list[Incoming],
         if problem is not None:
             rejected.append(_reject(conn, device_key, inc, problem, now))
             continue
-        if not inc.alone and not _json_alone(conn, inc.line):
+        if not inc.alone and not _json_alone(conn, inc.raw):
             raise ProtocolError(f"the event line of seq {inc.seq} is not JSON on its own")
         new_rows.append((base + inc.seq, device_key, inc.seq, inc.event_id, inc.type,
-                         inc.occurred_at, inc.line, inc.digest, now))
+                         inc.occurred_at, inc.raw, inc.digest, now))
         accepted.append(inc.seq)
+    # The body goes in as the bytes that came (their UTF-8 was checked at parse) cast to TEXT:
+    # the same stored value as a str, without decoding it and encoding it back.
     conn.executemany("INSERT INTO events (id, device_key, seq, event_id, type, occurred_at,"
-                     " body, digest, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", new_rows)
+                     " body, digest, received_at) VALUES (?, ?, ?, ?, ?, ?, CAST(? AS TEXT), ?, ?)",
+                     new_rows)
     fx.flush()
     if accepted:  # an event refused before and accepted now is no longer a rejection
         accepted_set = set(accepted)
@@ -212,10 +214,10 @@ def ingest(conn: sqlite3.Connection, device_key: str, incoming: list[Incoming],
     return {"acked_through_seq": acked, "rejected": rejected, "conflicts": conflicts}
 
 
-def _json_alone(conn: sqlite3.Connection, line: str) -> bool:
+def _json_alone(conn: sqlite3.Connection, line: bytes) -> bool:
     """Tell whether a line parsed with its neighbours is JSON by itself (what is stored must
     be: ``events.body`` is read back with SQLite's JSON functions)."""
-    return bool(conn.execute("SELECT json_valid(?)", (line,)).fetchone()[0])
+    return bool(conn.execute("SELECT json_valid(CAST(? AS TEXT))", (line,)).fetchone()[0])
 
 
 def _apply(fx: Effects, inc: Incoming) -> EventRejected | None:
