@@ -7,16 +7,13 @@ bytes and other content types. The daemon is a real `storeedge run`; the admin s
 
 from __future__ import annotations
 
-import http.client
 import json
 import re
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import pytest
@@ -25,6 +22,7 @@ from hypothesis import strategies as st
 
 from kiosk_ui.console.app import console_routes
 from tests.browser import FAST_HASHING, console_url
+from tests.fuzz_http import Client, inputs
 from tests.helpers import ROOT, Daemon, write_config
 
 FIELDS = ["name", "password", "role", "pin", "disabled", "event_id", "member_id", "code",
@@ -47,45 +45,11 @@ def _endpoints(method: str) -> list[str]:
 POSTS = _endpoints("POST")
 GETS = [p for p in _endpoints("GET") if p.startswith("/console/api/")]
 
-scalars = (st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30)
-           | st.sampled_from(WORDS))
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
-                      | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=8)
-objects = st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=8), values, max_size=5)
-bodies = (objects.map(lambda o: json.dumps(o).encode()) | values.map(lambda v: json.dumps(
-    v).encode()) | st.binary(max_size=300))
-content_types = st.sampled_from(["application/json"] * 4 + [
-    "text/plain", "application/x-www-form-urlencoded", "application/json; charset=latin-1"])
-queries = st.lists(st.tuples(st.sampled_from(FIELDS) | st.text(max_size=6),
-                             st.sampled_from(WORDS) | st.text(max_size=12)
-                             | st.integers().map(str)), max_size=3)
+FUZZ = inputs(FIELDS, WORDS)
 
 
-@dataclass
-class Signed:
-    host: str
-    port: int
-    cookie: str = ""
-    csrf: str = ""
-
-    def request(self, method: str, path: str, body: bytes | None = None,
-                content_type: str = "application/json") -> tuple[int, Any]:
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
-        try:
-            headers = {"Cookie": self.cookie, "X-CSRF-Token": self.csrf,
-                       "Content-Type": content_type, "Accept": "application/json"}
-            conn.request(method, path, body=body, headers=headers)
-            response = conn.getresponse()
-            raw = response.read()
-            cookie = response.getheader("Set-Cookie")
-            if cookie and cookie.startswith("storeedge_console="):
-                self.cookie = cookie.split(";", 1)[0]
-            try:
-                return response.status, json.loads(raw)
-            except ValueError:
-                return response.status, raw.decode("utf-8", "replace")
-        finally:
-            conn.close()
+class Signed(Client):
+    """The console as its pages call it, signed in as the IT admin."""
 
     def login(self) -> None:
         status, body = self.request("POST", "/console/api/login", json.dumps(
@@ -107,7 +71,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Signed]:
                 input=f"{name} password\n", cwd=ROOT, capture_output=True, text=True,
                 timeout=60, check=True)
         url = urlsplit(console_url(tmp / "state"))
-        signed = Signed(url.hostname or "127.0.0.1", url.port or 0)
+        signed = Signed(url.hostname or "127.0.0.1", url.port or 0, "storeedge_console")
         signed.login()
         yield signed
     finally:
@@ -116,7 +80,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Signed]:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(path=st.sampled_from(POSTS), body=bodies, content_type=content_types)
+@given(path=st.sampled_from(POSTS), body=FUZZ.bodies, content_type=FUZZ.content_types)
 def test_any_body_gets_an_answer_not_a_crash(console: Signed, path: str, body: bytes,
                                              content_type: str) -> None:
     status, answer = console.request("POST", path, body, content_type)
@@ -129,7 +93,7 @@ def test_any_body_gets_an_answer_not_a_crash(console: Signed, path: str, body: b
 
 
 @settings(max_examples=80, deadline=None)
-@given(path=st.sampled_from(GETS), query=queries)
+@given(path=st.sampled_from(GETS), query=FUZZ.queries)
 def test_any_query_gets_an_answer_not_a_crash(console: Signed, path: str,
                                               query: list[tuple[str, str]]) -> None:
     status, answer = console.request("GET", f"{path}?{urlencode(query)}" if query else path)

@@ -10,14 +10,12 @@ parser, plus raw bytes and other content types. The daemon is a real ``storeedge
 
 from __future__ import annotations
 
-import http.client
 import json
 import re
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -26,7 +24,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from kiosk_ui.site_access import cookie_name
 from kiosk_ui.web import kiosk_routes
+from tests.fuzz_http import Client, inputs
 from tests.helpers import CASHIER, CASHIER_PASSWORD, ROOT, Daemon, write_config
 
 # The site's own body fields (its schemas), so handlers are reached and not only the checks.
@@ -55,18 +55,7 @@ def _endpoints(method: str) -> list[str]:
 POSTS = _endpoints("POST")
 GETS = [p for p in _endpoints("GET") if p.startswith("/api/")]
 
-scalars = (st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30)
-           | st.sampled_from(WORDS))
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
-                      | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=8)
-objects = st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=8), values, max_size=5)
-bodies = st.one_of(*[objects.map(lambda o: json.dumps(o).encode())] * 4,
-                   values.map(lambda v: json.dumps(v).encode()), st.binary(max_size=300))
-content_types = st.sampled_from(["application/json"] * 4 + [
-    "text/plain", "application/x-www-form-urlencoded", "application/json; charset=latin-1"])
-queries = st.lists(st.tuples(st.sampled_from(FIELDS) | st.text(max_size=6),
-                             st.sampled_from(WORDS) | st.text(max_size=12)
-                             | st.integers().map(str)), max_size=3)
+FUZZ = inputs(FIELDS, WORDS)
 
 
 @st.composite
@@ -79,34 +68,9 @@ def paths(draw: st.DrawFn, templates: list[str]) -> str:
     return re.sub(r"\{(\w+)\}", fill, template)
 
 
-@dataclass
-class Site:
-    """The kiosk site as its own pages call it: same origin, the cashier's cookie and token."""
-
-    host: str
-    port: int
-    cookie: str = ""
-    csrf: str = ""
-
-    def request(self, method: str, path: str, body: bytes | None = None,
-                content_type: str = "application/json") -> tuple[int, Any]:
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
-        try:
-            origin = f"http://{self.host}:{self.port}"
-            headers = {"Cookie": self.cookie, "X-CSRF-Token": self.csrf, "Origin": origin,
-                       "Content-Type": content_type, "Accept": "application/json"}
-            conn.request(method, path, body=body, headers=headers)
-            response = conn.getresponse()
-            raw = response.read()
-            cookie = response.getheader("Set-Cookie")
-            if cookie and "=" in cookie and "Max-Age=0" not in cookie:
-                self.cookie = cookie.split(";", 1)[0]
-            try:
-                return response.status, json.loads(raw)
-            except ValueError:
-                return response.status, raw.decode("utf-8", "replace")
-        finally:
-            conn.close()
+class Site(Client):
+    """The kiosk site as its pages call it: same origin, and at the staffed lane the signed-in
+    cashier's cookie and CSRF token."""
 
     def sign_in(self) -> None:
         status, body = self.request("POST", "/api/lanes/2/signin", json.dumps(
@@ -127,7 +91,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             input=f"{CASHIER_PASSWORD}\n", cwd=ROOT, capture_output=True, text=True,
             timeout=60, check=True)
         url = urlsplit(daemon.url)
-        signed = Site(url.hostname or "127.0.0.1", url.port or 0)
+        signed = Site(url.hostname or "127.0.0.1", url.port or 0, cookie_name("2"),
+                      same_origin=True)
         signed.sign_in()
         yield signed
     finally:
@@ -148,7 +113,7 @@ def test_every_route_of_the_table_is_fuzzed() -> None:
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(path=paths(POSTS), body=bodies, content_type=content_types)
+@given(path=paths(POSTS), body=FUZZ.bodies, content_type=FUZZ.content_types)
 def test_any_body_on_any_route_gets_an_answer_not_a_crash(site: Site, path: str, body: bytes,
                                                           content_type: str) -> None:
     status, answer = site.request("POST", path, body, content_type)
@@ -159,7 +124,7 @@ def test_any_body_on_any_route_gets_an_answer_not_a_crash(site: Site, path: str,
 
 
 @settings(max_examples=80, deadline=None)
-@given(path=paths(GETS), query=queries)
+@given(path=paths(GETS), query=FUZZ.queries)
 def test_any_query_on_any_route_gets_an_answer_not_a_crash(site: Site, path: str,
                                                            query: list[tuple[str, str]]) -> None:
     target = f"{path}?{urlencode(query)}" if query else path
