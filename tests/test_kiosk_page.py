@@ -6,7 +6,9 @@ simulator (its own process). Each test asserts what the shopper sees on the scre
 
 from __future__ import annotations
 
+import asyncio
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,10 +17,12 @@ from playwright.async_api import Browser, Page, expect
 
 from edge.seed import gtin13
 from tests.browser import screenshot
+from tests.checkout_support import PRINTER
+from tests.fake_printer import FakePrinter
 from tests.helpers import CHIPS, MEMBER_CODE, MILK, RICE, WATER, Daemon
 from tests.kiosk_support import LANDSCAPE, PORTRAIT, db_execute, kiosk_daemon, kiosk_page, scan
 from tests.payments_support import SimProcess, wechat_code
-from tests.sync_helpers import CrmProcess, pair_process, sync_config_text
+from tests.sync_helpers import CrmProcess, crm_rows, pair_process, sync_config_text
 
 EVIL = "<img src=x onerror=alert(1)><script>alert(2)</script>"
 EINVOICE = ('\n[checkout]\nereceipt_url = "https://fapiao.example.cn/e?s={store}&id={sale_id}'
@@ -138,6 +142,106 @@ async def test_a_declined_payment_is_said_plainly_and_the_cart_stays(
         await page.click("#pay-screen [data-action=back]")
         await expect(page.locator("#cart .name")).to_have_text(["农夫山泉 550ml"])
     assert daemon.get("/api/lanes/1")["last_sale"] is None
+
+
+async def test_points_pay_after_the_last_4_digits_and_offline_stored_value_is_refused(
+        daemon: Daemon, chromium: Browser) -> None:
+    async with kiosk_page(chromium, daemon) as (page, _watch):
+        await scan(daemon, page, CHIPS)                     # ¥6.75
+        await scan(daemon, page, MEMBER_CODE)               # the demo's static code
+        await expect(page.locator("#member")).to_contain_text("1280")
+        await page.click("#cart-screen [data-action=pay]")
+        points = page.locator("#pay-screen [data-action=points]")
+        stored = page.locator("#pay-screen [data-action=stored_value]")
+        await expect(points).to_be_visible()
+        await expect(stored).to_be_visible()
+
+        # Not paired with the CRM: no offline allowance, said plainly, nothing taken.
+        await stored.click()
+        pad = page.locator("dialog.keypad[open]")
+        await expect(pad.locator(".pad-message")).to_have_text(
+            "使用积分或储值前，请输入手机号后四位")
+        await tap_digits(page, "8000")
+        await expect(page.locator("#message")).to_contain_text("离线储值不可用")
+        await expect(page.locator("#pay-tenders")).to_have_text("")
+
+        await points.click()                                # 1,280 points, capped at the due
+        await expect(page.locator("#pay-tenders")).to_have_text("积分抵扣 ¥6.75 · 储值 ¥0.00")
+        await expect(page.locator("#pay-hint")).to_have_text("积分和储值已足额支付，请点“完成支付”")
+        await expect(points).to_be_hidden()
+        await screenshot(page, "kiosk-points-cover-the-sale")
+        await page.click("#pay-screen [data-action=finish]")
+        await expect(page.locator("body")).to_have_attribute("data-screen", "receipt")
+        await expect(page.locator("#receipt-summary")).to_have_text("小票 #1 · 实付 ¥6.75")
+    sale = daemon.get("/api/lanes/1")["last_sale"]
+    assert (sale["total_fen"], sale["member_id"]) == (675, "M0001")
+
+
+async def test_a_stranger_who_paid_joins_with_one_tap_and_earns_the_sale_s_points(
+        tmp_path: Path, sim: SimProcess, chromium: Browser) -> None:
+    crm = CrmProcess(tmp_path / "crm.db")
+    try:
+        with kiosk_daemon(tmp_path, sim=sim, extra=sync_config_text(crm.url),
+                          prepare=lambda config: pair_process(crm, config),
+                          receipt_ms=60_000) as daemon:
+            deadline = time.monotonic() + 30
+            while daemon.get("/api/status").get("sync", {}).get("online") is not True:
+                assert time.monotonic() < deadline, "the kiosk never reached the CRM"
+                await asyncio.sleep(0.1)
+            async with kiosk_page(chromium, daemon) as (page, _watch):
+                await scan(daemon, page, MILK)                  # ¥65.00, no member
+                await page.click("#cart-screen [data-action=pay]")
+                code = wechat_code(21)
+                sim.script(code, payer="alice")
+                await scan(daemon, None, code)
+                body = page.locator("body")
+                await expect(body).to_have_attribute("data-screen", "receipt", timeout=20_000)
+                join = page.locator("#join")
+                await expect(join).to_be_visible(timeout=20_000)
+                await expect(page.locator("#join-offer")).to_have_text("加入会员，本单可得 65 积分")
+                await expect(page.locator("#join-consent")).to_contain_text("支付账户")
+                await screenshot(page, "kiosk-join-offer")
+                await page.click("#receipt-screen [data-action=join]")
+                await expect(join).to_be_hidden()
+                await expect(page.locator("#receipt-points")).to_have_text("本单获得积分 65")
+            member_id = daemon.get("/api/lanes/1")["last_sale"]["member_id"]
+            assert member_id
+        deadline = time.monotonic() + 30
+        while crm_rows(crm.db, "SELECT provider, member_id FROM wallet_links") != [
+                ("wechat", member_id)]:
+            assert time.monotonic() < deadline, "the wallet link never reached the CRM"
+            await asyncio.sleep(0.2)
+    finally:
+        if crm.proc.poll() is None:
+            crm.stop()
+
+
+async def test_the_receipt_screen_says_whether_the_receipt_printed(
+        tmp_path: Path, sim: SimProcess, chromium: Browser) -> None:
+    printer = await FakePrinter().start()
+    try:
+        with kiosk_daemon(tmp_path, sim=sim, extra=PRINTER.format(lane="1", port=printer.port),
+                          receipt_ms=60_000) as daemon:
+            async with kiosk_page(chromium, daemon) as (page, _watch):
+                body = page.locator("body")
+                for number, (paper, said) in enumerate((
+                        ("out", "小票未能打印，请扫描电子小票二维码"),
+                        ("ok", "小票已打印，请取走")), start=31):
+                    printer.paper = paper
+                    await scan(daemon, page, WATER)
+                    await page.click("#cart-screen [data-action=pay]")
+                    code = wechat_code(number)
+                    sim.script(code)
+                    await scan(daemon, None, code)
+                    await expect(body).to_have_attribute("data-screen", "receipt",
+                                                         timeout=20_000)
+                    await expect(page.locator("#receipt-print")).to_have_text(said,
+                                                                              timeout=20_000)
+                    await screenshot(page, f"kiosk-receipt-paper-{paper}")
+                    await page.click("#receipt-screen [data-action=done]")
+                    await expect(body).to_have_attribute("data-screen", "attract")
+    finally:
+        await printer.stop()
 
 
 async def test_a_product_named_like_markup_is_shown_as_text(daemon: Daemon,
