@@ -23,10 +23,13 @@ FAULTS = ("pass", "reset_before", "reset_after", "truncate", "delay", "error_500
 
 
 class FaultProxy:
-    def __init__(self, upstream_port: int, choose: Callable[[str, str], str], *,
-                 slow_s: float = 1.5) -> None:
+    def __init__(self, upstream_port: int, choose: Callable[..., str], *,
+                 slow_s: float = 1.5, with_body: bool = False) -> None:
+        """``choose(method, path)`` names each request's fault; with ``with_body`` it is
+        ``choose(method, path, body)``, the body as sent (a push's is gzip)."""
         self._upstream_port = upstream_port
         self._choose = choose
+        self._with_body = with_body
         self._slow_s = slow_s
         self.seen: Counter[tuple[str, str]] = Counter()     # (path, fault) -> count
         self._server = StreamServer(self._handle, name="fault-proxy")
@@ -46,7 +49,9 @@ class FaultProxy:
             if request is None:
                 return
             path = request.split(b" ", 2)[1].split(b"?")[0].decode()
-            fault = self._choose(request.split(b" ", 1)[0].decode(), path)
+            method = request.split(b" ", 1)[0].decode()
+            fault = (self._choose(method, path, request.partition(b"\r\n\r\n")[2])
+                     if self._with_body else self._choose(method, path))
             self.seen[(path, fault)] += 1
             await self._serve(fault, request, writer)
         except (ConnectionError, asyncio.IncompleteReadError):
