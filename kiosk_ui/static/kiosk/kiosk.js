@@ -30,6 +30,7 @@ const ui = {
   message: null,        // {text, error, until}
   payError: null,       // text of the last payment failure, until the next try
   busy: false,
+  spendConfirmed: null, // the member whose last 4 digits were confirmed for spending
 };
 
 function setText(el, text) {
@@ -100,9 +101,11 @@ async function confirmLast4(phone, message) {
 async function readyToSpend() {
   const member = ui.snapshot?.member;
   if (!member) return false;
-  if (member.needs === "phone_last4") {
-    await confirmLast4("", t("kiosk.member.last4_spend"));
-    return ui.snapshot?.member?.needs == null;
+  // The confirmation's own answer says whether it worked, and is remembered for this member:
+  // the lane's next snapshot may still be on its way over the WebSocket.
+  if (member.needs === "phone_last4" && ui.spendConfirmed !== member.id) {
+    if (!await confirmLast4("", t("kiosk.member.last4_spend"))) return false;
+    ui.spendConfirmed = member.id;
   }
   if (member.needs === "member_code") { say(t("kiosk.member.needs_code"), true); return false; }
   return true;
@@ -301,6 +304,7 @@ let drawLock = null;
 function render(snapshot = ui.snapshot) {
   if (!snapshot) return;
   ui.snapshot = snapshot;
+  if (snapshot.member?.needs !== "phone_last4") ui.spendConfirmed = null;  // the lane knows now
   const event = snapshot.last_event;
   const key = event ? `${event.at}|${event.code}|${event.scan_id || ""}` : "";
   if (event && key !== ui.lastEvent) { ui.lastEvent = key; onEvent(event, snapshot); }
