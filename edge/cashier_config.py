@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ConfigError
+from .errors import ConfigError, reject_unknown_keys
 
 KEYS = {
     "session_idle_s", "session_max_s", "sweep_interval_s", "allow_self_approval",
@@ -35,10 +35,7 @@ class CashierConfig:
     @classmethod
     def from_mapping(cls, table: Mapping[str, Any]) -> CashierConfig:
         """Build from the ``[cashier]`` table; raise ``ConfigError`` naming the bad key."""
-        for name in table:
-            if name not in KEYS:
-                raise ConfigError(f"cashier.{name}",
-                                  f"unknown key (expected one of: {', '.join(sorted(KEYS))})")
+        reject_unknown_keys(table, "cashier", KEYS)
         d = cls()
         idle = _seconds(table, "session_idle_s", d.session_idle_s)
         longest = _seconds(table, "session_max_s", d.session_max_s)

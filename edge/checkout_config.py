@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from .errors import ConfigError, reject_unknown_keys
 
 RULES = ("age_restricted", "weight", "unknown_item", "quantity_limit", "rescan_audit")
 ATTENDANT_ROLES = ("cashier", "supervisor", "it_admin")
@@ -89,10 +89,7 @@ class CheckoutConfig:
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], *, state_dir: Path) -> CheckoutConfig:
         """Validate the ``[checkout]`` table; raise ``ConfigError`` naming the bad key."""
-        for key in data:
-            if key not in _NUMBERS and key not in _OTHER:
-                known = ", ".join(sorted({*_NUMBERS, *_OTHER}))
-                raise ConfigError(f"checkout.{key}", f"unknown key (expected one of: {known})")
+        reject_unknown_keys(data, "checkout", {*_NUMBERS, *_OTHER})
         kwargs: dict[str, Any] = {k: _number(data, k) for k in _NUMBERS if k in data}
         return cls(**kwargs, **_others(data, state_dir))
 

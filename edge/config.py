@@ -16,7 +16,7 @@ from sync.config import SyncConfig
 
 from .cashier_config import CashierConfig
 from .checkout_config import CheckoutConfig
-from .errors import ConfigError
+from .errors import ConfigError, reject_unknown_keys
 from .face.config import FaceConfig
 from .kiosk_config import KioskConfig
 from .loyalty_config import LoyaltyConfig, MembersConfig
@@ -122,20 +122,21 @@ def load_config(path: Path | None = None) -> Config:
 
 
 def _build(data: Mapping[str, Any], source: str, base: Path) -> Config:
-    _only(data, "", {"store", "paths", "database", "http", "scan", "loyalty", "lanes", "devices",
-                     "demo", "payments", "console", "face", "sync",
-                     "cashier", "signage", "screens", "members", "checkout", "kiosk"})
+    reject_unknown_keys(data, "", {
+        "store", "paths", "database", "http", "scan", "loyalty", "lanes", "devices", "demo",
+        "payments", "console", "face", "sync", "cashier", "signage", "screens", "members",
+        "checkout", "kiosk"})
     store = _table(data, "store")
-    _only(store, "store", {"id", "name", "device_id", "timezone"})
+    reject_unknown_keys(store, "store", {"id", "name", "device_id", "timezone"})
     paths = _table(data, "paths")
-    _only(paths, "paths", {"state_dir", "database", "run_dir", "log_dir"})
+    reject_unknown_keys(paths, "paths", {"state_dir", "database", "run_dir", "log_dir"})
     state_dir = base / _get(paths, "paths", "state_dir", str, "var")
     database = _table(data, "database")
-    _only(database, "database", {"busy_timeout_ms", "checkpoint_interval_ms"})
+    reject_unknown_keys(database, "database", {"busy_timeout_ms", "checkpoint_interval_ms"})
     http = _table(data, "http")
-    _only(http, "http", {"host", "port"})
+    reject_unknown_keys(http, "http", {"host", "port"})
     demo = _table(data, "demo")
-    _only(demo, "demo", {"seed"})
+    reject_unknown_keys(demo, "demo", {"seed"})
 
     port = _get(http, "http", "port", int, 8080)
     if not 0 <= port <= 65535:
@@ -194,7 +195,7 @@ def _tables(raw: Any, name: str, keys: set[str]) -> Iterator[tuple[str, Mapping[
         where = f"{name}[{i}]"
         if not isinstance(item, dict):
             raise ConfigError(where, "must be a table")
-        _only(item, where, keys)
+        reject_unknown_keys(item, where, keys)
         yield where, item
 
 
@@ -250,13 +251,6 @@ def _table(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     if not isinstance(value, dict):
         raise ConfigError(key, "must be a table")
     return value
-
-
-def _only(table: Mapping[str, Any], where: str, allowed: set[str]) -> None:
-    for key in table:
-        if key not in allowed:
-            name = f"{where}.{key}" if where else key
-            raise ConfigError(name, f"unknown key (expected one of: {', '.join(sorted(allowed))})")
 
 
 def _get(table: Mapping[str, Any], where: str, key: str, kind: type[_T], default: _T) -> _T:

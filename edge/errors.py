@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
+
 
 class EdgeError(Exception):
     """Base of every StoreEdge error."""
@@ -20,6 +22,15 @@ class ConfigError(EdgeError):
 
     def in_file(self, file: str) -> ConfigError:
         return ConfigError(self.key, self.message, file)
+
+
+def reject_unknown_keys(table: Iterable[str], where: str, allowed: Collection[str]) -> None:
+    """Raise ``ConfigError`` for the first key of ``table`` not in ``allowed``: every config
+    section names a misspelt key, and what it expected, the same way."""
+    for key in table:
+        if key not in allowed:
+            name = f"{where}.{key}" if where else key
+            raise ConfigError(name, f"unknown key (expected one of: {', '.join(sorted(allowed))})")
 
 
 class StoreError(EdgeError):

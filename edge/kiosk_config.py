@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .errors import ConfigError
+from .errors import ConfigError, reject_unknown_keys
 
 # key: (default, lowest, highest), all in milliseconds
 _TIMES: dict[str, tuple[int, int, int]] = {
@@ -42,10 +42,7 @@ class KioskConfig:
     @classmethod
     def from_mapping(cls, table: Mapping[str, Any]) -> KioskConfig:
         """Build from the ``[kiosk]`` table; raise ``ConfigError`` naming the bad key."""
-        for name in table:
-            if name not in KEYS:
-                raise ConfigError(f"kiosk.{name}",
-                                  f"unknown key (expected one of: {', '.join(sorted(KEYS))})")
+        reject_unknown_keys(table, "kiosk", KEYS)
         values: dict[str, Any] = {}
         for key, (default, low, high) in _TIMES.items():
             value = table.get(key, default)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ConfigError
+from .errors import ConfigError, reject_unknown_keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +32,7 @@ class LoyaltyConfig:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> LoyaltyConfig:
-        _only(data, "loyalty", set(cls.__dataclass_fields__))
+        reject_unknown_keys(data, "loyalty", set(cls.__dataclass_fields__))
         tiers = data.get("tier_earn_percent", {})
         if not isinstance(tiers, dict) or not all(
                 isinstance(k, str) and _is_int(v) and 0 <= v <= 10_000 for k, v in tiers.items()):
@@ -64,7 +64,7 @@ class MembersConfig:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> MembersConfig:
-        _only(data, "members", set(cls.__dataclass_fields__))
+        reject_unknown_keys(data, "members", set(cls.__dataclass_fields__))
         static = data.get("accept_static_codes", False)
         if not isinstance(static, bool):
             raise ConfigError("members.accept_static_codes", f"must be true or false, "
@@ -108,8 +108,3 @@ def _int(data: Mapping[str, Any], table: str, key: str, default: int, limits: tu
     return int(value)
 
 
-def _only(data: Mapping[str, Any], table: str, allowed: set[str]) -> None:
-    for key in data:
-        if key not in allowed:
-            raise ConfigError(f"{table}.{key}", f"unknown key (expected one of: "
-                              f"{', '.join(sorted(allowed))})")

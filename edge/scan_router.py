@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .barcodes import BarcodeError, LabelFormat, normalise_gtin, parse_element_string
-from .errors import ConfigError
+from .errors import ConfigError, reject_unknown_keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,11 +138,7 @@ class ScanRules:
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> ScanRules:
         """Validate the ``[scan]`` table; raise ``ConfigError`` naming the bad key."""
-        known = set(cls.__dataclass_fields__)
-        for key in data:
-            if key not in known:
-                raise ConfigError(f"scan.{key}", f"unknown key (expected one of: "
-                                  f"{', '.join(sorted(known))})")
+        reject_unknown_keys(data, "scan", cls.__dataclass_fields__)
         kwargs: dict[str, Any] = {}
         if "max_length" in data:
             kwargs["max_length"] = _int(data, "max_length", 1, 4096)

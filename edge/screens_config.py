@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from .errors import ConfigError
+from .errors import ConfigError, reject_unknown_keys
 
 ALL: Literal["all"] = "all"
 Selection = tuple[str, ...] | Literal["all"]
@@ -81,7 +81,7 @@ class SignageConfig:
     @classmethod
     def from_mapping(cls, table: Mapping[str, Any], screens: Any) -> SignageConfig:
         """Build from ``[signage]`` and the ``[[screens]]`` array; errors name the key."""
-        _only(table, "signage", SIGNAGE_KEYS)
+        reject_unknown_keys(table, "signage", SIGNAGE_KEYS)
         d = cls()
         claim = table.get("claim_url", d.claim_url)
         if not isinstance(claim, str):
@@ -123,7 +123,7 @@ def _check_claim_url(url: str) -> None:
 def _screen(where: str, item: Any) -> ScreenConfig:
     if not isinstance(item, dict):
         raise ConfigError(where, "must be a table")
-    _only(item, where, SCREEN_KEYS)
+    reject_unknown_keys(item, where, SCREEN_KEYS)
     zone = item.get("zone")
     if not isinstance(zone, str) or not _IDENT.fullmatch(zone):
         raise ConfigError(f"{where}.zone", f"{zone!r} must be 1-32 letters, digits, - or _")
@@ -146,7 +146,7 @@ def _screen(where: str, item: Any) -> ScreenConfig:
 def _entry(where: str, item: Any) -> ScheduleEntry:
     if not isinstance(item, dict):
         raise ConfigError(where, "must be a table")
-    _only(item, where, SCHEDULE_KEYS)
+    reject_unknown_keys(item, where, SCHEDULE_KEYS)
     start, end = _clock(item, where, "from"), _clock(item, where, "to")
     if start == end:
         raise ConfigError(f"{where}.to", "must differ from 'from'")
@@ -191,8 +191,3 @@ def _number(table: Mapping[str, Any], where: str, key: str, default: float, *, l
     return float(value)
 
 
-def _only(table: Mapping[str, Any], where: str, allowed: set[str]) -> None:
-    for key in table:
-        if key not in allowed:
-            raise ConfigError(f"{where}.{key}",
-                              f"unknown key (expected one of: {', '.join(sorted(allowed))})")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from edge.errors import ConfigError
+from edge.errors import ConfigError, reject_unknown_keys
 
 _MS_RANGE = (1, 86_400_000)
 
@@ -54,10 +54,7 @@ class SyncConfig:
         A relative ``ca_file`` is taken from ``base``, the folder of the config file.
         """
         known = {f.name: f for f in fields(cls)}
-        for key in data:
-            if key not in known:
-                raise ConfigError(f"sync.{key}", f"unknown key (expected one of: "
-                                  f"{', '.join(sorted(known))})")
+        reject_unknown_keys(data, "sync", known)
         kwargs = {key: _checked(key, value, known[key].default) for key, value in data.items()}
         if kwargs.get("ca_file") and base is not None:
             kwargs["ca_file"] = str(base / kwargs["ca_file"])

@@ -14,7 +14,7 @@ from typing import Any
 
 from drivers.base import DeviceConfig
 
-from ..errors import ConfigError
+from ..errors import ConfigError, reject_unknown_keys
 from .liveness import LivenessRules
 from .session import SessionRules
 from .types import DETECTORS, Gates
@@ -89,10 +89,7 @@ class FaceConfig:
         devices: Iterable[DeviceConfig],
     ) -> FaceConfig:
         """Check the ``[face]`` table; raise ``ConfigError`` naming the bad key."""
-        for key in data:
-            if key not in _SPEC and key not in _OTHER_KEYS:
-                known = ", ".join(sorted([*_SPEC, *_OTHER_KEYS]))
-                raise ConfigError(f"face.{key}", f"unknown key (expected one of: {known})")
+        reject_unknown_keys(data, "face", {*_SPEC, *_OTHER_KEYS})
         v = {key: _number(data, key, spec) for key, spec in _SPEC.items()}
         enabled = data.get("enabled", False)
         if not isinstance(enabled, bool):

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..errors import ConfigError
+from ..errors import ConfigError, reject_unknown_keys
 
 _T = TypeVar("_T")
 _LOOPBACK_HOSTS = ("localhost",)
@@ -70,7 +70,7 @@ class PaymentsConfig:
             "reverse_retries": (1, 100), "reverse_interval_ms": (10, 60_000),
             "in_doubt_retry_max_ms": (10, 3_600_000), "max_response_bytes": (1024, 1 << 20),
         }
-        _only(data, "payments", {*numbers, "description", "wechat", "alipay"})
+        reject_unknown_keys(data, "payments", {*numbers, "description", "wechat", "alipay"})
         kwargs: dict[str, Any] = {}
         for key, (low, high) in numbers.items():
             if key in data:
@@ -90,7 +90,7 @@ class PaymentsConfig:
 
 def _wechat(data: Mapping[str, Any], state_dir: Path) -> WeChatSettings:
     where = "payments.wechat"
-    _only(data, where, set(WeChatSettings.__dataclass_fields__))
+    reject_unknown_keys(data, where, set(WeChatSettings.__dataclass_fields__))
     enabled = _bool(data, where, "enabled")
     sign_type = _str(data, where, "sign_type", "HMAC-SHA256", 16)
     if sign_type not in ("MD5", "HMAC-SHA256"):
@@ -127,7 +127,7 @@ def _wechat(data: Mapping[str, Any], state_dir: Path) -> WeChatSettings:
 
 def _alipay(data: Mapping[str, Any], state_dir: Path) -> AlipaySettings:
     where = "payments.alipay"
-    _only(data, where, set(AlipaySettings.__dataclass_fields__))
+    reject_unknown_keys(data, where, set(AlipaySettings.__dataclass_fields__))
     settings = AlipaySettings(
         enabled=_bool(data, where, "enabled"),
         base_url=_url(data, where, "base_url", AlipaySettings().base_url),
@@ -172,11 +172,6 @@ def _table(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     return value
 
 
-def _only(data: Mapping[str, Any], where: str, allowed: set[str]) -> None:
-    for key in data:
-        if key not in allowed:
-            raise ConfigError(f"{where}.{key}",
-                              f"unknown key (expected one of: {', '.join(sorted(allowed))})")
 
 
 def _typed(data: Mapping[str, Any], where: str, key: str, kind: type[_T], default: _T) -> _T:

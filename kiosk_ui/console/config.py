@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edge.errors import ConfigError
+from edge.errors import ConfigError, reject_unknown_keys
 from edge.login_limits import LoginPolicy
 from edge.sessions import SessionPolicy
 from edge.users import HashParams
@@ -49,10 +49,7 @@ class ConsoleConfig:
     @classmethod
     def from_mapping(cls, table: Mapping[str, Any], base: Path) -> ConsoleConfig:
         """Build from the ``[console]`` table; relative paths are relative to ``base``."""
-        for name in table:
-            if name not in KEYS:
-                raise ConfigError(f"console.{name}",
-                                  f"unknown key (expected one of: {', '.join(sorted(KEYS))})")
+        reject_unknown_keys(table, "console", KEYS)
         d = cls()
         host = _typed(table, "host", str, d.host)
         if not host:
