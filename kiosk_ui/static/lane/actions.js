@@ -164,7 +164,7 @@ export function makeActions(page) {
     },
 
     async x_report() {
-      await showReport(await call("POST", "/shift/x", {}));
+      showReport(await call("POST", "/shift/x", {}));
     },
 
     async z_report() {
@@ -180,7 +180,7 @@ export function makeActions(page) {
       const report = await call("POST", "/shift/z", {
         counted_fen: answer.counted ? fenFromYuan(answer.counted) : null,
         next_float_fen: answer.next_float ? fenFromYuan(answer.next_float) : null });
-      await showReport(report);
+      showReport(report);
     },
 
     async open_shift() {

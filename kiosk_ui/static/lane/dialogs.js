@@ -76,25 +76,26 @@ function figures(report) {
     h("td", { "data-figure": label }, value)));
 }
 
-// Show an X or Z report until closed.
+// Show an X or Z report. It only informs, so the action that asked for it is done as soon as it
+// is on screen: the till takes keys again the moment Escape closes it, not one task later when
+// the dialog's close event fires.
 export function showReport(report) {
-  return new Promise((resolve) => {
-    let note = null;
-    if (report.kind === "Z") {
-      const printed = report.printed;
-      note = h("p", { class: printed && !["printed", "already_printed"].includes(printed.outcome)
-        ? "error" : "note" }, printed ? t("report.printed", { outcome: t(`print.${printed.outcome}`),
-        message: printed.message }) : t("report.not_printed"));
-    }
-    const content = h("form", { method: "dialog", class: `report report-${report.kind}` },
-      h("h2", {}, t("report.title", { kind: report.kind, shift: report.shift_no })),
-      h("p", {}, t("report.period", { from: formatTime(report.opened_at), to: formatTime(report.at),
-        by: report.by })),
-      h("table", { class: "figures" }, h("tbody", {}, figures(report))),
-      report.cashiers.length ? h("p", {}, report.cashiers.map((c) =>
-        t("report.cashier", { name: c.name, sales: c.sales, amount: yuan(c.amount_fen) })).join("; ")) : null,
-      note,
-      buttons(null, () => dialog));
-    const dialog = modal(content, () => resolve());
-  });
+  let note = null;
+  if (report.kind === "Z") {
+    const printed = report.printed;
+    note = h("p", { class: printed && !["printed", "already_printed"].includes(printed.outcome)
+      ? "error" : "note" }, printed ? t("report.printed", { outcome: t(`print.${printed.outcome}`),
+      message: printed.message }) : t("report.not_printed"));
+  }
+  const content = h("form", { method: "dialog", class: `report report-${report.kind}` },
+    h("h2", {}, t("report.title", { kind: report.kind, shift: report.shift_no })),
+    h("p", {}, t("report.period", { from: formatTime(report.opened_at), to: formatTime(report.at),
+      by: report.by })),
+    h("table", { class: "figures" }, h("tbody", {}, figures(report))),
+    report.cashiers.length ? h("p", {}, report.cashiers.map((c) =>
+      t("report.cashier", { name: c.name, sales: c.sales, amount: yuan(c.amount_fen) })).join("; ")) : null,
+    note,
+    buttons(null, () => dialog));
+  const dialog = modal(content, () => {});
+  return dialog;
 }
