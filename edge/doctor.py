@@ -56,9 +56,23 @@ def _face_models(_config: Config) -> Iterator[Check]:
     found = sorted(p.name for p in models.glob("*.dat")) if models.is_dir() else []
     if len(found) >= 3:
         yield Check("face models", "ok", f"{len(found)} model files in {models}")
+        yield from _face_encoder(models / "dlib_face_recognition_resnet_model_v1.dat")
     else:
         yield Check("face models", "fail", f"model files missing in {models}",
                     "pip install --force-reinstall --no-deps face_recognition_models")
+
+
+def _face_encoder(model: Path) -> Iterator[Check]:
+    from .face.resnet import FaceResNet, ModelFormatError  # noqa: PLC0415 - numpy only
+
+    try:
+        FaceResNet.load(model)
+    except ModelFormatError as err:
+        yield Check("face encoder", "warn", f"dlib's own encoder will be used, 4 times slower: "
+                    f"{err}", "pip install --force-reinstall --no-deps face_recognition_models")
+        return
+    yield Check("face encoder", "ok", "face_recognition's network runs on numpy's BLAS; each "
+                "face worker checks it against dlib's when it starts")
 
 
 def _face_key(config: Config) -> Iterator[Check]:

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import cast
 
+import numpy as np
 import pytest
 
 from edge.app import EdgeApp
@@ -23,7 +24,7 @@ from edge.face.types import FaceError
 from edge.scan_router import route
 from edge.seed import seed_demo
 from edge.store import Store
-from tests.face_clips import ENROL, clip_frames
+from tests.face_clips import ENROL, clip_frames, engine
 from tests.helpers import MEMBER_CODE, Daemon, make_lane, write_config
 
 FACE = """
@@ -54,6 +55,7 @@ def test_the_daemon_runs_the_workers_and_picks_up_a_cli_enrolment(
     daemon = Daemon(write_config(tmp_path, extra=FACE), tmp_path / "state").start()
     try:
         wait_for(lambda: "Face workers ready" in daemon.output(), "the face workers")
+        assert "encoder: numpy" in daemon.output()
         assert "storeedge_face_templates 0.0" in metrics(daemon)
         enrolled = daemon.cli("face", "enroll", "--member", "M0001",
                               str(corpus / ENROL["M-OBAMA"]), "--consent-recorded-by", "王店长")
@@ -131,9 +133,16 @@ async def test_a_worker_that_dies_is_replaced(corpus: Path) -> None:
     analyzer = ProcessAnalyzer(detector="hog", workers=1, job_timeout_s=60, start_timeout_s=120)
     await analyzer.start()
     try:
+        # The worker encodes on numpy, having freed dlib's copy of the network, and gives the
+        # encoding plain face_recognition gives.
+        assert analyzer.encoder.startswith("numpy"), analyzer.encoder
         photo = read_photo(corpus / ENROL["M-OBAMA"])
         job = Job(1, None)
-        assert (await analyzer.analyse(photo, job)).encoding is not None
+        analysis = await analyzer.analyse(photo, job)
+        assert analysis.encoding is not None and analysis.dominant is not None
+        box = analysis.boxes[analysis.dominant]
+        plain = engine()._fr.face_encodings(photo, [(box.top, box.right, box.bottom, box.left)])
+        assert float(np.abs(analysis.encoding - plain[0]).max()) < 1e-4
         (first,) = analyzer.pids
         # A picture the engine cannot take is an error for that job, not a dead worker.
         with pytest.raises(FaceError, match="8-bit 3-channel"):

@@ -6,11 +6,17 @@ turns that, and a missing ``pkg_resources`` (setuptools 81 removed it), into ``F
 with the fix in its message.
 
 ``FaceEngine.analyse`` is CPU-bound; the daemon runs it in worker processes (``pool``).
+
+Encodings come from face_recognition's own network and weights, run by ``resnet`` on numpy's
+BLAS (four times faster than dlib-bin's loops). ``load_encoder`` checks, at every start, that
+it gives dlib's encoding on a test picture, and falls back to dlib's encoder when it does not.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import hashlib
 import io
 import time
@@ -26,6 +32,7 @@ import PIL.Image
 import PIL.ImageOps
 
 from .quality import check, dominant_face, face_height, measure
+from .resnet import CHIP_PADDING, CHIP_SIDE, MAX_DIFFERENCE, FaceResNet, ModelFormatError
 from .types import DETECTORS, Analysis, Box, FaceUnavailable, Gates, Image, ImageUnreadable
 
 MAX_PHOTO_BYTES = 25 * 1024 * 1024
@@ -60,6 +67,67 @@ def load_face_recognition() -> Any:
         raise FaceUnavailable(f"face_recognition is not installed ({err}): run `make setup` "
                               "(installs it on top of dlib-bin)") from err
     return face_recognition
+
+
+@dataclass(frozen=True, slots=True)
+class Encoder:
+    """Which network encodes faces, and why."""
+
+    net: FaceResNet | None      # None: dlib's own encoder
+    note: str                   # for the log and `storeedge doctor`
+
+    @property
+    def name(self) -> str:
+        return "numpy" if self.net is not None else "dlib"
+
+
+def load_encoder(fr: Any, model: Path | None = None, keep_dlib: bool = True) -> Encoder:
+    """Load face_recognition's encoder network for numpy, if it gives dlib's encodings.
+
+    The check runs dlib's encoder and ours on one fixed picture (150x150 pseudo-random pixels:
+    every weight takes part) and compares the 128 numbers. Any failure leaves dlib's encoder in
+    use, with the reason in ``note``: slower, never wrong.
+
+    ``keep_dlib=False`` (a face worker, which only ever encodes one way) frees dlib's copy of
+    the network once it has encoded the check picture and before ours is loaded, so that the
+    worker never holds both: its peak memory stays what dlib alone needs.
+    """
+    import dlib  # noqa: PLC0415 - both present once face_recognition loaded
+    import face_recognition_models  # noqa: PLC0415
+
+    original = Path(face_recognition_models.face_recognition_model_location())
+    path = model or original
+    picture = np.random.default_rng(CHIP_SIDE).integers(0, 256, (CHIP_SIDE, CHIP_SIDE, 3),
+                                                        dtype=np.uint8)
+    expected = np.asarray(fr.api.face_encoder.compute_face_descriptor(picture), np.float32)
+    if not keep_dlib:
+        fr.api.face_encoder = None
+        give_back_memory()
+    try:
+        net = FaceResNet.load(path)
+        difference = float(np.abs(net.encode(picture) - expected).max())
+        if not difference <= MAX_DIFFERENCE:
+            raise ModelFormatError(f"numpy's differs from it by {difference:.2g}, more than "
+                                   f"{MAX_DIFFERENCE:g}")
+    except ModelFormatError as err:
+        if fr.api.face_encoder is None:
+            fr.api.face_encoder = dlib.face_recognition_model_v1(str(original))
+        return Encoder(None, f"dlib's encoder ({path.name} not run on numpy: {err})")
+    return Encoder(net, f"numpy (face_recognition's network on BLAS; {difference:.1g} from "
+                        "dlib's on the check picture)")
+
+
+def give_back_memory() -> None:
+    """Return freed memory to the system.
+
+    A photo's detection pyramid takes tens of MB; glibc keeps freed memory in its arenas, so
+    without this a worker would stay that large after one enrolment photo.
+    """
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def read_photo(path: Path) -> Image:
@@ -115,11 +183,13 @@ class Job:
 class FaceEngine:
     """face_recognition's models, loaded once per process."""
 
-    def __init__(self, detector: str = "hog") -> None:
+    def __init__(self, detector: str = "hog", model: Path | None = None,
+                 keep_dlib: bool = True) -> None:
         if detector not in DETECTORS:
             raise FaceUnavailable(f"unknown face detector {detector!r}")
         self._fr = load_face_recognition()
         self.detector = detector
+        self.encoder = load_encoder(self._fr, model, keep_dlib)
 
     def analyse(self, image: Image, job: Job) -> Analysis:
         """Find every face, measure the dominant one, and encode it if it passes the gates."""
@@ -149,10 +219,7 @@ class FaceEngine:
         detected = time.perf_counter()
         encoding = None
         if job.encode and refused is None:
-            # The 5-point alignment ("small") is face_recognition's default: the distances and
-            # the 0.6 threshold published for it hold unchanged.
-            raw = self._fr.face_encodings(rgb, [locations[dominant]], model="small")[0]
-            encoding = np.asarray(raw, dtype=np.float32)
+            encoding = self._encode(rgb, box)
         crop = rgb[max(box.top, 0):box.bottom, max(box.left, 0):box.right]
         return Analysis(
             width, height, boxes, dominant, face, refused, encoding,
@@ -160,6 +227,19 @@ class FaceEngine:
             hashlib.blake2b(crop.tobytes(), digest_size=16).digest(),
             detect_ms=(detected - started) * 1000,
             encode_ms=(time.perf_counter() - detected) * 1000)
+
+    def _encode(self, rgb: Image, box: Box) -> npt.NDArray[np.float32]:
+        # The 5-point alignment ("small") is face_recognition's default: the distances and the
+        # 0.6 threshold published for it hold unchanged. face_encodings does these same steps.
+        if self.encoder.net is None:
+            raw = self._fr.face_encodings(rgb, [_css(box)], model="small")[0]
+            return np.asarray(raw, dtype=np.float32)
+        import dlib  # noqa: PLC0415 - loaded with face_recognition
+
+        shape = self._fr.api.pose_predictor_5_point(
+            rgb, dlib.rectangle(box.left, box.top, box.right, box.bottom))
+        chip = dlib.get_face_chip(rgb, shape, size=CHIP_SIDE, padding=CHIP_PADDING)
+        return self.encoder.net.encode(np.asarray(chip, dtype=np.uint8))
 
     def _landmarks(self, rgb: Image, box: Box) -> dict[str, npt.NDArray[np.float64]]:
         """Return the 68 landmarks of the face in ``box``, to a fraction of a pixel.

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import pickle
 import sys
 from typing import Any, Protocol
@@ -41,14 +42,18 @@ class _Gone(Exception):
 class _Worker:
     """One worker process and its pipes."""
 
-    def __init__(self, process: asyncio.subprocess.Process, pid: int) -> None:
+    def __init__(self, process: asyncio.subprocess.Process, pid: int, encoder: str) -> None:
         self.process = process
         self.pid = pid
+        self.encoder = encoder
 
     @classmethod
     async def spawn(cls, detector: str) -> _Worker:
+        # One BLAS thread per worker: a face is small matrices, and on a 2-core lane PC a second
+        # thread would take the core the event loop needs for scans (measured: no faster).
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "edge.face.worker", detector,
+            sys.executable, "-m", "edge.face.worker", detector, env=env,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
         try:
             hello = await _read(process)
@@ -63,7 +68,8 @@ class _Worker:
         if kind != "ready":
             await _end(process)
             raise FaceUnavailable(str(value))
-        return cls(process, int(value))
+        pid, encoder = value
+        return cls(process, int(pid), str(encoder))
 
     async def run(self, image: Image, job: Job) -> Analysis:
         stdin = self.process.stdin
@@ -122,6 +128,7 @@ class ProcessAnalyzer:
         self.job_timeout_s = job_timeout_s
         self.start_timeout_s = start_timeout_s
         self.restarts = 0
+        self.encoder = ""   # which encoder the workers use, once started
         self._running: list[_Worker] = []
         self._idle: asyncio.Queue[_Worker | None] = asyncio.Queue()
         self._replacing: set[asyncio.Task[None]] = set()
@@ -142,7 +149,9 @@ class ProcessAnalyzer:
         if failed:
             await self.stop()
             raise failed[0]
-        _LOGGER.info("Face workers ready: pids %s", self.pids)
+        self.encoder = self._running[0].encoder
+        _LOGGER.log(logging.INFO if self.encoder.startswith("numpy") else logging.WARNING,
+                    "Face workers ready: pids %s; encoder: %s", self.pids, self.encoder)
 
     async def analyse(self, image: Image, job: Job) -> Analysis:
         if not self._running:

@@ -3,7 +3,8 @@
 It imports only the engine (not the daemon: a multiprocessing worker would re-import the
 daemon's main module and every driver it pulls in, 20 MB and growing), loads the models once,
 and answers one request at a time. Frames: an 8-byte big-endian length, then a pickle.
-The first frame it writes is ``("ready", pid)`` or ``("unavailable", reason)``; then each
+The first frame it writes is ``("ready", (pid, encoder note))`` or ``("unavailable", reason)``;
+then each
 request ``(image, job)`` gets ``("ok", analysis)`` or ``("error", message)``.
 
 Pickle is safe here: both ends are this code, over a pipe private to the parent and its child.
@@ -11,8 +12,6 @@ Pickle is safe here: both ends are this code, over a pipe private to the parent 
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
 import pickle
 import signal
@@ -47,26 +46,16 @@ def read_message(stream: BinaryIO) -> Any:
     return pickle.loads(body)  # noqa: S301 - our own parent, over a private pipe
 
 
-def _give_back_memory() -> None:
-    # A photo's detection pyramid takes tens of MB; glibc keeps freed memory in its arenas, so
-    # without this a worker would stay that large after one enrolment photo.
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
 def serve(detector: str, requests: BinaryIO, replies: BinaryIO) -> int:
     """Load the engine, then answer requests until the input ends."""
-    from .engine import FaceEngine  # noqa: PLC0415 - after the pipe is set up
+    from .engine import FaceEngine, give_back_memory  # noqa: PLC0415 - after the pipe is set up
 
     try:
-        engine = FaceEngine(detector)
+        engine = FaceEngine(detector, keep_dlib=False)
     except FaceUnavailable as err:
         write_message(replies, ("unavailable", str(err)))
         return 1
-    write_message(replies, ("ready", os.getpid()))
+    write_message(replies, ("ready", (os.getpid(), engine.encoder.note)))
     while True:
         request = read_message(requests)
         if request is None:
@@ -80,7 +69,7 @@ def serve(detector: str, requests: BinaryIO, replies: BinaryIO) -> int:
             write_message(replies, ("error", f"{type(err).__name__}: {err}"))
         finally:
             if image.size > _LARGE_PICTURE:
-                _give_back_memory()
+                give_back_memory()
 
 
 def main() -> int:
