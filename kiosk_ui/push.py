@@ -16,11 +16,15 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
 
 _LOGGER = logging.getLogger(__name__)
 SOCKETS_KEY: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("push_sockets", set)
 _CLOSING = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR)
+# Straight to UTF-8 bytes for the text frame: a lane snapshot is ~6 kB, and json.dumps plus
+# the frame's str-to-bytes encoding took ~0.2 ms of the event loop per screen per change.
+_ENCODE = msgspec.json.Encoder().encode
 
 
 def setup_push(app: web.Application) -> None:
@@ -59,7 +63,7 @@ async def push_socket(request: web.Request, source: AsyncIterator[Any], *,
                 except Exception:  # the source failed: log it, close this socket cleanly
                     _LOGGER.exception("Live source of %s failed", request.path)
                     break
-                await ws.send_json(payload)
+                await ws.send_frame(_ENCODE(payload), WSMsgType.TEXT)
                 item = asyncio.ensure_future(anext(source))
             if receive in done:
                 if receive.result().type in _CLOSING:
