@@ -436,6 +436,8 @@ class EdgeApp:
             if isinstance(event, ScanData):
                 result = await self.handle_scan(lane, event.text, event.symbology,
                                                 event.event_id)
+                self.metrics.scan_seconds.labels(lane.lane_id).observe(
+                    max(0.0, time.time() - event.received_at))
             else:
                 result = await lane.handle_scan(RejectedScan("", event.reason), event.event_id)
             self.metrics.scans.labels(driver.device_id, result.code).inc()

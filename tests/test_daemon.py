@@ -131,6 +131,9 @@ def test_healthz_and_metrics(daemon: Daemon) -> None:
     assert 'storeedge_sales_fen_total{lane="1"} 200.0' in text
     assert 'storeedge_scans_total{device="sim-1",outcome="item_added"} 1.0' in text
     assert 'storeedge_scans_total{device="sim-1",outcome="item_not_found"} 1.0' in text
+    # Both scans timed from their bytes to the cart durable; none took a second.
+    assert 'storeedge_scan_seconds_count{lane="1"} 2.0' in text
+    assert 'storeedge_scan_seconds_bucket{lane="1",le="1.0"} 2.0' in text
     assert 'storeedge_device_state{device="sim-1",state="idle"} 1.0' in text
 
 
