@@ -47,3 +47,18 @@ export function errorText(err) {
   }
   return t("common.failed", { message: String(err?.message || err) });
 }
+
+// Run a page action that changes what the page lists, reload the list, and only then say how
+// the action went: "deleted" never shows above a list that still has the row. `action` returns
+// the message (or throws); a reload that fails adds its own error after it.
+export async function act(status, action, reload) {
+  let said;
+  try {
+    said = await action();
+  } catch (err) {
+    said = errorText(err);
+  }
+  status.textContent = "";
+  await reload();
+  status.textContent = [said, status.textContent].filter(Boolean).join(" ");
+}

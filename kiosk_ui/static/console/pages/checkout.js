@@ -1,6 +1,6 @@
 // Self-checkout: lanes waiting for an attendant, what was cleared by whom, learned item
 // weights, receipts not on paper (reprint, audited) and, for IT admins, attendant badges.
-import { api, errorText } from "../../js/api.js";
+import { act, api, errorText } from "../../js/api.js";
 import { field, h, replace, table, yuan } from "../../js/dom.js";
 import { formatTime, onLangChange, t } from "../../js/i18n.js";
 
@@ -32,27 +32,21 @@ export async function mount(root, { data }) {
   }
 
   async function reprint(saleId) {
-    try {
+    await act(status, async () => {
       const answer = await api("POST", "/console/api/receipts/reprint", { sale_id: saleId });
-      status.textContent = answer.printed ? t("checkout.reprinted")
+      return answer.printed ? t("checkout.reprinted")
         : t("checkout.not_printed", { message: answer.message });
-    } catch (err) {
-      status.textContent = errorText(err);
-    }
-    await load();
+    }, load);
   }
 
   async function resolve(saleId, printed) {
-    try {
+    await act(status, async () => {
       const answer = await api("POST", "/console/api/receipts/resolve",
         { sale_id: saleId, printed });
-      status.textContent = printed ? t("checkout.resolved_printed")
+      return printed ? t("checkout.resolved_printed")
         : answer.printed ? t("checkout.reprinted")
           : t("checkout.not_printed", { message: answer.message });
-    } catch (err) {
-      status.textContent = errorText(err);
-    }
-    await load();
+    }, load);
   }
 
   function receiptActions(r) {
@@ -83,13 +77,10 @@ export async function mount(root, { data }) {
   });
 
   async function revoke(name) {
-    try {
+    await act(status, async () => {
       await api("POST", "/console/api/badges/revoke", { name });
-      status.textContent = t("checkout.revoked", { name });
-    } catch (err) {
-      status.textContent = errorText(err);
-    }
-    await load();
+      return t("checkout.revoked", { name });
+    }, load);
   }
 
   function waiting() {

@@ -1,6 +1,6 @@
 // Dead letters: events the CRM refused, kept aside so the queue moved on; retry one or all
 // once the cause is fixed (a product the CRM did not know, a member merged, ...).
-import { api, errorText } from "../../js/api.js";
+import { act, api, errorText } from "../../js/api.js";
 import { h, replace, table } from "../../js/dom.js";
 import { formatTime, onLangChange, t } from "../../js/i18n.js";
 
@@ -19,23 +19,17 @@ export async function mount(root) {
   }
 
   async function retry(eventId) {
-    try {
+    await act(status, async () => {
       await api("POST", "/console/api/dead-letters/retry", { event_id: eventId });
-      status.textContent = t("dl.retried", { event: eventId });
-    } catch (err) {
-      status.textContent = errorText(err);
-    }
-    await load();
+      return t("dl.retried", { event: eventId });
+    }, load);
   }
 
   async function retryAll() {
-    try {
+    await act(status, async () => {
       const result = await api("POST", "/console/api/dead-letters/retry-all", {});
-      status.textContent = t("dl.retried_all", { count: result.retried });
-    } catch (err) {
-      status.textContent = errorText(err);
-    }
-    await load();
+      return t("dl.retried_all", { count: result.retried });
+    }, load);
   }
 
   function render() {

@@ -1,6 +1,6 @@
 // Members' face consents; deleting one withdraws the consent and erases the templates
 // everywhere (the face part does it and audits it).
-import { api, errorText } from "../../js/api.js";
+import { act, api, errorText } from "../../js/api.js";
 import { field, h, replace, table } from "../../js/dom.js";
 import { formatTime, has, onLangChange, t } from "../../js/i18n.js";
 import { ask } from "../../js/dialog.js";
@@ -25,13 +25,10 @@ export async function mount(root) {
     const ok = await ask({ title: t("face.delete"), message: t("face.confirm", { member: memberId }),
       confirm: t("face.delete") });
     if (!ok) return;
-    try {
+    await act(status, async () => {
       await api("POST", "/console/api/face-consents/delete", { member_id: memberId });
-      status.textContent = t("face.deleted", { member: memberId });
-    } catch (err) {
-      status.textContent = errorText(err);
-    }
-    await load();
+      return t("face.deleted", { member: memberId });
+    }, load);
   }
 
   const form = h("form", { class: "inline", role: "search" });
