@@ -148,6 +148,9 @@ async def test_store_it_sets_up_signs_in_and_works_the_console(
     row = page.locator("tr[data-user='li']")
     await row.wait_for()
     assert "主管" in await row.inner_text() and "已设置" in await row.inner_text()
+    # Said once the list shows it, and the form is empty for the next user.
+    assert await page.locator("#users-status").inner_text() == "已创建用户 li"
+    assert await page.input_value("#new-name") == ""
     await screenshot(page, "console-users")
 
     await nav(page, "audit")

@@ -1,6 +1,6 @@
 // Users and roles: create, reset a password or PIN, change a role, disable or enable.
 // The server refuses to disable or demote the last active IT admin and says so.
-import { api, errorText } from "../../js/api.js";
+import { act, api, errorText } from "../../js/api.js";
 import { field, h, replace, table } from "../../js/dom.js";
 import { ask } from "../../js/dialog.js";
 import { formatTime, onLangChange, t } from "../../js/i18n.js";
@@ -30,28 +30,23 @@ export async function mount(root) {
     render();
   }
 
-  async function act(path, body, userName) {
-    try {
+  async function change(path, body, userName) {
+    await act(status, async () => {
       await api("POST", `/console/api/users/${encodeURIComponent(userName)}/${path}`, body);
-      status.textContent = t("users.saved", { name: userName });
-    } catch (err) {
-      status.textContent = errorText(err);
-    }
-    await load();
+      return t("users.saved", { name: userName });
+    }, load);
   }
 
   create.addEventListener("submit", async (event) => {
     event.preventDefault();
     const body = { name: name.value, role: role.value, password: password.value };
     if (pin.value) body.pin = pin.value;
-    try {
+    await act(status, async () => {
       await api("POST", "/console/api/users", body);
-      status.textContent = t("users.created", { name: name.value });
+      const said = t("users.created", { name: name.value });
       name.value = ""; password.value = ""; pin.value = "";
-    } catch (err) {
-      status.textContent = errorText(err);
-    }
-    await load();
+      return said;
+    }, load);
   });
 
   function actions(user) {
@@ -61,24 +56,24 @@ export async function mount(root) {
         const values = await ask({ title: `${t("users.reset_password")}: ${user.name}`,
           fields: [{ name: "password", label: t("users.new_password"), type: "password",
             minlength: 8, maxlength: 128 }] });
-        if (values) await act("password", { password: values.password }, user.name);
+        if (values) await change("password", { password: values.password }, user.name);
       } }, t("users.reset_password")),
       user.role !== "cashier" ? h("button", { type: "button", onclick: async () => {
         const values = await ask({ title: `${t("users.set_pin")}: ${user.name}`,
           fields: [{ name: "pin", label: t("users.new_pin"), type: "password",
             inputmode: "numeric", pattern: "[0-9]{4,8}", maxlength: 8 }] });
-        if (values) await act("pin", { pin: values.pin }, user.name);
+        if (values) await change("pin", { pin: values.pin }, user.name);
       } }, t("users.set_pin")) : null,
       user.has_pin ? h("button", { type: "button",
-        onclick: () => act("pin", { pin: null }, user.name) }, t("users.clear_pin")) : null,
+        onclick: () => change("pin", { pin: null }, user.name) }, t("users.clear_pin")) : null,
       h("button", { type: "button", onclick: async () => {
         const values = await ask({ title: `${t("users.change_role")}: ${user.name}`,
           fields: [{ name: "role", label: t("users.new_role"), options: roleOptions,
             value: user.role }] });
-        if (values) await act("role", { role: values.role }, user.name);
+        if (values) await change("role", { role: values.role }, user.name);
       } }, t("users.change_role")),
       h("button", { type: "button", class: user.disabled ? "" : "danger",
-        onclick: () => act("disabled", { disabled: !user.disabled }, user.name) },
+        onclick: () => change("disabled", { disabled: !user.disabled }, user.name) },
       t(user.disabled ? "users.enable" : "users.disable"))));
   }
 
