@@ -19,8 +19,8 @@ retrained or converted model — and runs the same network:
 The model file is dlib's own serialisation (``dlib::serialize`` of the network type in dlib's
 ``dnn_face_recognition_ex.cpp``). No library reads it: the ONNX and OpenCV readers know their
 own formats only. The reader below parses exactly the records this network has and refuses
-anything else, and ``FaceEngine`` checks, when it loads, that this network and dlib give the
-same encoding for a reference face (``check_against``) before it uses it.
+anything else, and ``edge.face.engine.load_encoder`` checks, when a worker starts, that this
+network and dlib give the same encoding for a fixed picture before it is used.
 
 Every convolution is followed by an affine layer (batch normalisation, frozen): both are folded
 into one matrix product with a bias when the model is loaded.
@@ -29,9 +29,10 @@ into one matrix product with a bias when the model is loaded.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -144,6 +145,7 @@ class _Record:
     kind: str
     conv: _Conv | None = None
     pool: tuple[int, int, int, int] | None = None   # size, size, stride, padding
+    matrix: Floats | None = None                    # fully connected: (inputs, outputs)
 
 
 def _read_records(stream: BinaryIO, size: int
@@ -236,8 +238,7 @@ def _read_fc(r: _Reader, kind: str, records: list[_Record]) -> None:
         raise ModelFormatError("expected a fully connected layer without bias")
     for _ in range(4):
         r.real()
-    records.append(_Record(kind, conv=_Conv(params.reshape(inputs, outputs).copy(),
-                                            np.zeros(outputs, np.float32), 1, 1, 0)))
+    records.append(_Record(kind, matrix=params.reshape(inputs, outputs).copy()))
 
 
 # The layers this network has, by the name dlib writes before each (with its format version).
@@ -305,8 +306,8 @@ class FaceResNet:
         everything, fc = take("avg_pool_2", "fc_2")
         if everything.pool is None or everything.pool[0] != 0 or at != len(records):
             raise ModelFormatError(f"{path}: unexpected layers after the residual blocks")
-        assert fc.conv is not None
-        return cls(means, stem, pooling.pool[0], blocks, fc.conv.weights)
+        assert fc.matrix is not None
+        return cls(means, stem, pooling.pool[0], blocks, fc.matrix)
 
     def encode(self, chip: npt.NDArray[np.uint8]) -> Floats:
         """Encode one aligned 150x150 RGB face chip (``dlib.get_face_chip``) as 128 floats."""
@@ -338,9 +339,9 @@ def _relu(x: Floats) -> Floats:
     return np.maximum(x, 0, out=x)
 
 
-def _pool(x: Floats, size: int, stride: int, how: object) -> Floats:
+def _pool(x: Floats, size: int, stride: int, how: Callable[..., Any]) -> Floats:
     windows = sliding_window_view(x, (size, size), axis=(0, 1))[::stride, ::stride]
-    return np.asarray(how(windows, axis=(3, 4)), dtype=np.float32)  # type: ignore[operator]
+    return np.asarray(how(windows, axis=(3, 4)), dtype=np.float32)
 
 
 def _add(a: Floats, b: Floats) -> Floats:
